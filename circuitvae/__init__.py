@@ -1,0 +1,47 @@
+"""circuitvae: mechanistic interpretability of variational autoencoders.
+
+A hook engine (:mod:`circuitvae.hooks`) does causal interventions on any encoder/decoder;
+adapters (:func:`wrap`) bring any VAE to it; metrics and studies are compositions of its two
+primitives, :func:`capture` and :func:`patching`.
+"""
+
+from __future__ import annotations
+
+from .adapters import wrap
+from .hooks import Cache, Patch, RunResult, capture, patching, run, site_table, sites
+from .protocol import (
+    CircuitVAEError,
+    DiscretePosterior,
+    Feature,
+    NotAVAEError,
+    Posterior,
+    Site,
+    SiteError,
+    Split,
+    reconstruct,
+)
+
+__version__ = "0.1.0"
+
+# -- science API (interventions and metrics) is exported below this line --
+
+__all__ = [
+    "Cache",
+    "CircuitVAEError",
+    "DiscretePosterior",
+    "Feature",
+    "NotAVAEError",
+    "Patch",
+    "Posterior",
+    "RunResult",
+    "Site",
+    "SiteError",
+    "Split",
+    "capture",
+    "patching",
+    "reconstruct",
+    "run",
+    "site_table",
+    "sites",
+    "wrap",
+]

@@ -1,0 +1,324 @@
+"""What the engine needs from a model and from a dataset.
+
+A model speaks the protocol when it offers
+
+* ``encode(x) -> Posterior``: the posterior ``q(z|x)`` as its mean and log-variance (shape
+  ``(B, d)`` each), or a :class:`DiscretePosterior` for a vector-quantized model;
+* ``decode(z) -> Tensor``: the reconstruction in the model's output space;
+* ``latent_dim``: ``d``;
+* optionally ``input_shape`` (the shape of one input row, used to check inputs and to find the
+  sites without an example), ``latent_sites`` (names of modules that belong to the latent part),
+  and ``site_modules()`` (the mapping name -> module the engine hooks; by default
+  ``named_modules()`` of the model itself).
+
+The engine never calls ``forward``: the deterministic pass it analyses is
+``decode(encode(x).mean)`` (see :func:`reconstruct`). Zoo models speak the protocol natively;
+anything else is brought to it by ``circuitvae.wrap``.
+
+A dataset (see :class:`DatasetLike`) is anything with a ``test`` split of inputs; zoo datasets also
+carry labels, ground-truth factors or feature groups, which metrics pick up when present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+Part = Literal["encoder", "latent", "decoder"]
+
+
+class CircuitVAEError(ValueError):
+    """Base class of the errors circuitvae raises for bad input."""
+
+
+class NotAVAEError(CircuitVAEError, TypeError):
+    """The object cannot be used as a VAE (a method is missing or returns the wrong thing)."""
+
+
+class SiteError(CircuitVAEError, KeyError):
+    """An unknown site, or a site that did not run in the forward pass."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """A diagonal Gaussian posterior ``q(z|x) = N(mean, diag(exp(logvar)))``.
+
+    ``mean`` and ``logvar`` have shape ``(B, d)``. ``logvar`` may be ``None`` for a deterministic
+    encoder (an autoencoder), in which case ``std`` is zero.
+    """
+
+    mean: Tensor
+    logvar: Tensor | None = None
+
+    @property
+    def std(self) -> Tensor:
+        if self.logvar is None:
+            return torch.zeros_like(self.mean)
+        return torch.exp(0.5 * self.logvar)
+
+    @property
+    def is_discrete(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class DiscretePosterior(Posterior):
+    """The encoding of a vector-quantized model.
+
+    ``mean`` is the continuous encoder output ``z_e`` flattened to ``(B, P * e)``; ``codes``
+    ``(B, P)`` are the selected codebook indices at the ``P`` latent positions and ``codebook``
+    ``(K, e)`` the embedding table. ``decode`` of such a model quantizes its input, so
+    ``decode(mean)`` and ``decode(quantized)`` agree. A code swap replaces ``codes[:, p]`` and
+    decodes ``codebook[codes].flatten(1)``.
+    """
+
+    codes: Tensor | None = None
+    codebook: Tensor | None = None
+
+    @property
+    def is_discrete(self) -> bool:
+        return True
+
+    @property
+    def quantized(self) -> Tensor:
+        """``z_q = codebook[codes]`` flattened to ``(B, P * e)``."""
+        assert self.codes is not None and self.codebook is not None
+        return self.codebook[self.codes].flatten(1)
+
+
+@runtime_checkable
+class VAEProtocol(Protocol):
+    """The structural type of a model the engine can analyse."""
+
+    latent_dim: int
+
+    def encode(self, x: Tensor) -> Posterior: ...
+
+    def decode(self, z: Tensor) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class Site:
+    """A hookable module output.
+
+    ``name`` is the dotted module name, ``part`` the part of the model it belongs to, ``index``
+    its position in forward order and ``shape`` the shape of one row of its output.
+    """
+
+    name: str
+    part: Part
+    index: int
+    shape: tuple[int, ...]
+
+    @property
+    def n_units(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input feature of a tabular dataset and the model-space columns it occupies.
+
+    A numeric feature owns one column; a categorical feature owns its one-hot block.
+    """
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    columns: tuple[int, ...]
+
+
+@dataclass
+class Split:
+    """One split of a dataset: model inputs and what metrics need beside them.
+
+    ``x``: inputs ready for the model, ``(N, *input_shape)`` float32. ``y``: the downstream label
+    ``(N,)`` or ``None``. ``factors``: ground-truth factor classes ``(N, K)`` (images, synthetic
+    tabular) or ``None``.
+    """
+
+    x: Tensor
+    y: np.ndarray | None = None
+    factors: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+@runtime_checkable
+class DatasetLike(Protocol):
+    """What metrics read from a dataset: a ``test`` split, and optionally more.
+
+    Tabular datasets add ``features`` (a list of :class:`Feature`) and ``groups`` (feature-group
+    name -> feature names); image datasets add ``factor_names``/``factor_sizes``.
+    """
+
+    name: str
+    train: Split
+    test: Split
+
+
+@dataclass(frozen=True)
+class ColumnGroups:
+    """A partition of model-space columns into named groups (feature groups, or one-hot blocks)."""
+
+    names: tuple[str, ...]
+    columns: tuple[tuple[int, ...], ...] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_vae(model: Any) -> Any:
+    """Return ``model`` if it speaks the protocol, else raise :class:`NotAVAEError`.
+
+    The message names what is missing and points to ``circuitvae.wrap``.
+    """
+    missing = [name for name in ("encode", "decode") if not callable(getattr(model, name, None))]
+    if missing:
+        raise NotAVAEError(
+            f"{type(model).__name__} has no {' or '.join(m + '()' for m in missing)}; the engine "
+            "needs encode(x) -> Posterior and decode(z) -> Tensor. Bring it to the protocol with "
+            "circuitvae.wrap(model) or circuitvae.wrap(encode=f, decode=g, module=m)."
+        )
+    if not isinstance(getattr(model, "latent_dim", None), int):
+        raise NotAVAEError(
+            f"{type(model).__name__} has no integer `latent_dim`; wrap it with circuitvae.wrap."
+        )
+    return model
+
+
+def root_module(model: Any) -> nn.Module:
+    """The nn.Module whose submodules are the model's sites."""
+    module = model if isinstance(model, nn.Module) else getattr(model, "module", None)
+    if not isinstance(module, nn.Module):
+        raise NotAVAEError(
+            f"{type(model).__name__} is not an nn.Module and has no `.module`; the hook engine "
+            "needs modules to hook. Use circuitvae.wrap(encode=f, decode=g, module=m)."
+        )
+    return module
+
+
+def model_device(model: Any) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for a parameterless model)."""
+    module = root_module(model)
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def as_tensor(x: Any, *, name: str = "x") -> Tensor:
+    """Convert an array-like to a float32 tensor, rejecting empty, NaN and Inf input."""
+    if isinstance(x, Tensor):
+        t = x
+    elif isinstance(x, np.ndarray | Sequence):
+        t = torch.as_tensor(np.asarray(x))
+    else:
+        raise CircuitVAEError(f"{name} must be a tensor or array, got {type(x).__name__}")
+    if t.dtype == torch.bool or not (t.is_floating_point() or t.dtype in _INT_DTYPES):
+        raise CircuitVAEError(f"{name} must be numeric, got dtype {t.dtype}")
+    if not t.is_floating_point():
+        t = t.float()
+    if t.ndim == 0 or t.shape[0] == 0:
+        raise CircuitVAEError(f"{name} is empty (shape {tuple(t.shape)}); need at least one row")
+    bad = ~torch.isfinite(t)
+    if bad.any():
+        rows = bad.reshape(t.shape[0], -1).any(dim=1).nonzero().flatten()
+        kind = "NaN" if torch.isnan(t).any() else "Inf"
+        raise CircuitVAEError(
+            f"{name} contains {kind} values in {len(rows)} row(s), first at row {int(rows[0])}; "
+            "impute or drop them first"
+        )
+    return t
+
+
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+def check_input(model: Any, x: Any, *, name: str = "x") -> Tensor:
+    """Validate a batch of model inputs and move it to the model's device and dtype."""
+    t = as_tensor(x, name=name)
+    shape = getattr(model, "input_shape", None)
+    if shape is not None and tuple(t.shape[1:]) != tuple(shape):
+        raise CircuitVAEError(
+            f"{name} has shape {tuple(t.shape)}, but {type(model).__name__} expects "
+            f"(N, {', '.join(map(str, shape))})"
+        )
+    return t.to(model_device(model))
+
+
+def encode(model: Any, x: Tensor) -> Posterior:
+    """``model.encode(x)``, checked to return a :class:`Posterior`."""
+    post = model.encode(x)
+    if not isinstance(post, Posterior):
+        raise NotAVAEError(
+            f"{type(model).__name__}.encode returned {type(post).__name__}, not a "
+            "circuitvae.Posterior; wrap the model with circuitvae.wrap(model), which understands "
+            "(mu, logvar) tuples, distributions and dicts"
+        )
+    return post
+
+
+def reconstruct(model: Any, x: Tensor) -> Tensor:
+    """The deterministic pass the engine analyses: ``decode(encode(x).mean)``."""
+    return model.decode(encode(model, x).mean)
+
+
+def resolve_inputs(
+    data: Any, model: Any, *, split: str = "test", n: int | None = None, seed: int = 0
+) -> Tensor:
+    """Inputs from a tensor, an array, a :class:`Split` or a dataset, checked for ``model``.
+
+    ``n`` rows are drawn without replacement with ``seed`` when the data has more.
+    """
+    if isinstance(data, DatasetLike):
+        data = getattr(data, split)
+    if isinstance(data, Split):
+        data = data.x
+    x = check_input(model, data, name="data")
+    if n is not None and x.shape[0] > n:
+        idx = np.random.default_rng(seed).choice(x.shape[0], size=n, replace=False)
+        x = x[torch.as_tensor(np.sort(idx), device=x.device)]
+    return x
+
+
+def column_groups(groups: Mapping[str, Sequence[int]], n_columns: int) -> ColumnGroups:
+    """Validate that ``groups`` partitions columns ``0..n_columns-1``; say what is wrong if not."""
+    if not groups:
+        raise CircuitVAEError("groups is empty; give at least one group of columns")
+    seen: dict[int, str] = {}
+    for name, cols in groups.items():
+        if len(cols) == 0:
+            raise CircuitVAEError(f"group {name!r} has no columns")
+        for c in cols:
+            if not 0 <= int(c) < n_columns:
+                raise CircuitVAEError(
+                    f"group {name!r} names column {c}, outside 0..{n_columns - 1}"
+                )
+            if int(c) in seen:
+                raise CircuitVAEError(
+                    f"groups overlap: column {c} is in both {seen[int(c)]!r} and {name!r}"
+                )
+            seen[int(c)] = name
+    missing = sorted(set(range(n_columns)) - set(seen))
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise CircuitVAEError(
+            f"groups do not cover the columns: {len(missing)} column(s) in no group ({shown})"
+        )
+    return ColumnGroups(
+        names=tuple(groups), columns=tuple(tuple(int(c) for c in v) for v in groups.values())
+    )
