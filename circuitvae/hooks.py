@@ -38,9 +38,11 @@ from .protocol import (
     Posterior,
     Site,
     SiteError,
+    as_tensor,
     check_input,
     check_vae,
     encode,
+    model_device,
     root_module,
 )
 
@@ -351,6 +353,7 @@ def run(
     """
     check_vae(model)
     backend = backend or getattr(model, "backend", None) or "torch"
+    x = check_latent(model, x) if method == "decode" else check_input(model, x)
     patches = dict(patches or {})
     if backend == "torch":
         with torch.inference_mode():
@@ -370,6 +373,17 @@ def _torch_hooks(
 ) -> Iterator[Cache]:
     with patching(model, patches), capture(model, names) as cache:
         yield cache
+
+
+def check_latent(model: Any, z: Any) -> Tensor:
+    """Validate a latent batch ``(N, latent_dim)`` for ``decode``."""
+    t = as_tensor(z, name="z")
+    if t.ndim != 2 or t.shape[1] != model.latent_dim:
+        raise CircuitVAEError(
+            f"latent batch has shape {tuple(t.shape)}; {type(model).__name__} decodes "
+            f"(N, {model.latent_dim})"
+        )
+    return t.to(model_device(model))
 
 
 def _call(model: Any, x: Tensor, method: Method) -> Any:

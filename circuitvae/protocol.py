@@ -224,8 +224,11 @@ def as_tensor(x: Any, *, name: str = "x") -> Tensor:
     """Convert an array-like to a float32 tensor, rejecting empty, NaN and Inf input."""
     if isinstance(x, Tensor):
         t = x
-    elif isinstance(x, np.ndarray | Sequence):
-        t = torch.as_tensor(np.asarray(x))
+    elif isinstance(x, np.ndarray | Sequence) and not isinstance(x, str | bytes):
+        array = np.asarray(x)
+        if array.dtype.kind not in "biuf":
+            raise CircuitVAEError(f"{name} must be numeric, got an array of dtype {array.dtype}")
+        t = torch.as_tensor(array)
     else:
         raise CircuitVAEError(f"{name} must be a tensor or array, got {type(x).__name__}")
     if t.dtype == torch.bool or not (t.is_floating_point() or t.dtype in _INT_DTYPES):

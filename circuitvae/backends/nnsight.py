@@ -109,8 +109,8 @@ def run_nnsight(
         )
     visit = sorted(wanted, key=order.__getitem__)
     saved: dict[str, Any] = {}
-    with torch.inference_mode():
-        with traced.trace(x, method=method):
+    try:
+        with torch.inference_mode(), traced.trace(x, method=method):
             for name in visit:
                 envoy = _envoy(traced, paths[name])
                 if name in patches:
@@ -118,4 +118,14 @@ def run_nnsight(
                 if name in capture:
                     saved[name] = envoy.output.save()
             output = traced.output.save()
+    except Exception as err:
+        if type(err).__name__ in ("OutOfOrderError", "MissedProviderError", "ValueError") and (
+            "ran past" in str(err) or "was not" in str(err) or "did not" in str(err)
+        ):
+            missing = [n for n in visit if n not in saved]
+            raise SiteError(
+                f"site(s) {', '.join(map(repr, missing))} did not run in the forward pass of "
+                f"{method!r} (nnsight: {err})"
+            ) from err
+        raise
     return RunResult(output, {n: saved[n] for n in capture})

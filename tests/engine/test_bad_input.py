@@ -1,0 +1,71 @@
+"""Bad input gets a clear error that names the problem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import circuitvae as cv
+
+
+def test_wrong_input_shape(tiny):
+    with pytest.raises(cv.CircuitVAEError, match=r"shape \(4, 5\), but TinyVAE expects \(N, 6\)"):
+        cv.run(tiny, torch.zeros(4, 5))
+
+
+@pytest.mark.parametrize("bad, word", [(float("nan"), "NaN"), (float("inf"), "Inf")])
+def test_nan_and_inf(tiny, bad, word):
+    x = torch.zeros(4, 6)
+    x[2, 1] = bad
+    with pytest.raises(cv.CircuitVAEError, match=f"contains {word} values in 1 row.*row 2"):
+        cv.run(tiny, x)
+
+
+def test_empty_batch(tiny):
+    with pytest.raises(cv.CircuitVAEError, match="empty"):
+        cv.protocol.check_input(tiny, np.zeros((0, 6)))
+
+
+def test_non_numeric_input(tiny):
+    with pytest.raises(cv.CircuitVAEError, match="must be a tensor or array"):
+        cv.protocol.check_input(tiny, "abc")
+
+
+def test_model_without_decode():
+    class EncoderOnly(torch.nn.Module):
+        def encode(self, x):
+            return x, x
+
+    with pytest.raises(cv.NotAVAEError, match=r"EncoderOnly has no decode\(\) method"):
+        cv.wrap(EncoderOnly())
+    with pytest.raises(cv.NotAVAEError, match=r"has no decode\(\)"):
+        cv.run(EncoderOnly(), torch.zeros(2, 2))
+
+
+def test_encode_returning_a_tuple_unwrapped():
+    class Raw(torch.nn.Module):
+        latent_dim = 2
+
+        def encode(self, x):
+            return x, x
+
+        def decode(self, z):
+            return z
+
+    with pytest.raises(cv.NotAVAEError, match="returned tuple, not a circuitvae.Posterior"):
+        cv.run(Raw(), torch.zeros(2, 2))
+
+
+def test_latent_of_wrong_size(tiny):
+    message = r"latent batch has shape \(2, 4\); TinyVAE decodes \(N, 3\)"
+    with pytest.raises(cv.CircuitVAEError, match=message):
+        cv.run(tiny, torch.zeros(2, 4), method="decode")
+
+
+def test_unknown_backend_and_method(tiny, batch):
+    x, _ = batch
+    with pytest.raises(cv.CircuitVAEError, match="unknown backend 'jax'"):
+        cv.run(tiny, x, backend="jax")
+    with pytest.raises(cv.CircuitVAEError, match="unknown method 'sample'"):
+        cv.run(tiny, x, method="sample")
