@@ -1,0 +1,147 @@
+"""Ground-truth datasets and representation functions for the sampling-based scores
+(BetaVAE and FactorVAE scores).
+
+A ground-truth dataset follows disentanglement_lib's ``GroundTruthData`` interface:
+
+* ``factor_sizes`` (or ``num_factors``, or the reference's ``factors_num_values``): its length
+  is the number of factors K;
+* ``sample_factors(n, random_state) -> (n, K)`` integer array;
+* ``sample_observations_from_factors(factors, random_state) -> (n, ...)`` observations.
+
+Randomness: ``random_state`` is a ``np.random.RandomState`` (the reference's type, so datasets
+ported from disentanglement_lib work unchanged) [our choice]; the public functions build it
+from their integer ``seed``.
+
+A representation function maps a batch of observations to codes, a numpy ``(B, d)`` array.
+:func:`representation_function` builds one from a circuitvae model (the encoder mean).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..protocol import CircuitVAEError, check_input, check_vae, encode
+
+RepresentationFn = Callable[[Any], Any]
+
+
+@runtime_checkable
+class GroundTruthData(Protocol):
+    """disentanglement_lib's ground-truth dataset interface (see the module docstring)."""
+
+    def sample_factors(self, num: int, random_state: np.random.RandomState) -> np.ndarray: ...
+
+    def sample_observations_from_factors(
+        self, factors: np.ndarray, random_state: np.random.RandomState
+    ) -> Any: ...
+
+
+def num_factors(dataset: Any) -> int:
+    """K, from ``factor_sizes``, ``num_factors`` or ``factors_num_values``."""
+    for attr in ("factor_sizes", "factors_num_values"):
+        sizes = getattr(dataset, attr, None)
+        if sizes is not None:
+            return len(sizes)
+    k = getattr(dataset, "num_factors", None)
+    if isinstance(k, int):
+        return k
+    raise CircuitVAEError(
+        f"{type(dataset).__name__} has no factor_sizes (or num_factors): a ground-truth dataset "
+        "needs factor_sizes, sample_factors(n, random_state) and "
+        "sample_observations_from_factors(factors, random_state)"
+    )
+
+
+def check_dataset(dataset: Any) -> int:
+    """Return K after checking the dataset offers the sampling interface."""
+    missing = [
+        m
+        for m in ("sample_factors", "sample_observations_from_factors")
+        if not callable(getattr(dataset, m, None))
+    ]
+    if missing:
+        raise CircuitVAEError(
+            f"{type(dataset).__name__} lacks {', '.join(missing)}; a ground-truth dataset needs "
+            "factor_sizes, sample_factors(n, random_state) and "
+            "sample_observations_from_factors(factors, random_state)"
+        )
+    k = num_factors(dataset)
+    if k < 1:
+        raise CircuitVAEError("the dataset has no factors")
+    return k
+
+
+def random_state(seed: int | np.random.RandomState) -> np.random.RandomState:
+    """A ``RandomState`` from an integer seed (or the state itself)."""
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        raise CircuitVAEError(
+            "pass an integer seed or a np.random.RandomState (the ground-truth interface of "
+            "disentanglement_lib uses RandomState), not a Generator"
+        )
+    return np.random.RandomState(int(seed))
+
+
+def represent(fn: RepresentationFn, observations: Any, n_rows: int) -> np.ndarray:
+    """Call the representation function and check it returned ``(n_rows, d)`` finite codes."""
+    out = fn(observations)
+    if isinstance(out, torch.Tensor):
+        out = out.detach().cpu().numpy()
+    codes = np.asarray(out, dtype=np.float64)
+    if codes.ndim != 2 or codes.shape[0] != n_rows:
+        raise CircuitVAEError(
+            f"representation_fn returned shape {codes.shape}; expected ({n_rows}, d) codes for "
+            f"{n_rows} observations"
+        )
+    if not np.isfinite(codes).all():
+        raise CircuitVAEError("representation_fn returned NaN or Inf codes")
+    return codes
+
+
+@contextmanager
+def _eval_mode(model: Any):
+    module = model if isinstance(model, nn.Module) else getattr(model, "module", None)
+    if not isinstance(module, nn.Module):
+        yield
+        return
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+def encode_means(model: Any, x: Any, *, batch_size: int = 512) -> np.ndarray:
+    """Encoder means ``mu(x)`` as a float64 numpy ``(N, d)`` array.
+
+    Runs in eval mode (restored afterwards) under ``torch.inference_mode``; inputs are checked
+    with :func:`circuitvae.protocol.check_input`.
+    """
+    check_vae(model)
+    t = check_input(model, x, name="observations")
+    chunks = []
+    with _eval_mode(model), torch.inference_mode():
+        for part in t.split(int(batch_size)):
+            chunks.append(encode(model, part).mean.detach().cpu().double().numpy())
+    return np.concatenate(chunks).reshape(t.shape[0], -1)
+
+
+def representation_function(model: Any, *, batch_size: int = 512) -> RepresentationFn:
+    """A representation function for the scores: observations -> encoder means ``(B, d)``.
+
+    The encoder mean is the reference's representation (postprocessing "mean").
+    """
+    check_vae(model)
+
+    def fn(observations: Any) -> np.ndarray:
+        return encode_means(model, observations, batch_size=batch_size)
+
+    return fn
