@@ -1,0 +1,300 @@
+"""Statistics of a study: paired Wilcoxon tables with Holm-Sidak, correlations, bootstrap CIs.
+
+Every function takes a pandas DataFrame of result rows (one row per run, one column per metric)
+and returns a tidy DataFrame or a small frozen dataclass. Missing values (NaN) are dropped pairwise;
+a test that cannot be computed (too few values, constant data) returns NaN, never raises.
+
+* :func:`holm_sidak` — Holm-Sidak step-down adjustment [paper: the correction; scipy has none].
+* :func:`pairwise_wilcoxon` — per metric, every pair of architectures compared with the Wilcoxon
+  signed-rank test paired over (dataset, seed) [paper], Holm-Sidak within the metric's family.
+* :func:`correlation` / :func:`within_correlation` — Pearson r with p and n [paper]; the within
+  version removes each dataset's mean first (partial correlation given the dataset) [our choice].
+* :func:`paired_test` — two columns of the same runs (semantic vs random grouping), Wilcoxon.
+* :func:`group_test` — two groups of runs (tabular vs image), Mann-Whitney U [our choice].
+* :func:`bootstrap_ci` / :func:`summary_ci` — seeded percentile bootstrap CIs (scipy) [our choice].
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .protocol import CircuitVAEError
+
+
+@dataclass(frozen=True)
+class HolmSidak:
+    """Adjusted p-values and rejections, in the order of the input."""
+
+    p_adjusted: np.ndarray
+    reject: np.ndarray
+    alpha: float
+
+
+def holm_sidak(pvalues: Sequence[float] | np.ndarray, alpha: float = 0.05) -> HolmSidak:
+    """Holm-Sidak step-down adjustment of a family of ``m`` p-values.
+
+    Sort ascending, ``p_(1) <= ... <= p_(m)``; the adjusted value of the i-th smallest is
+    ``max_{k <= i} min(1, 1 - (1 - p_(k)) ** (m - k + 1))``; reject where adjusted <= alpha.
+    NaN p-values are left out of the family (``m`` counts the others) and stay NaN, not rejected.
+    """
+    p = np.asarray(pvalues, dtype=float).reshape(-1)
+    if np.any((p < 0) | (p > 1)):
+        raise CircuitVAEError(f"p-values must lie in [0, 1], got {p[(p < 0) | (p > 1)]}")
+    if not 0 < alpha < 1:
+        raise CircuitVAEError(f"alpha must lie in (0, 1), got {alpha}")
+    adj = np.full_like(p, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = ok.size
+    if m:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        steps = 1.0 - (1.0 - p[order]) ** (m - np.arange(m))  # k = 1..m -> exponent m - k + 1
+        adj[order] = np.minimum(1.0, np.maximum.accumulate(steps))
+    reject = np.zeros(p.shape, dtype=bool)
+    reject[ok] = adj[ok] <= alpha
+    return HolmSidak(adj, reject, alpha)
+
+
+def _wilcoxon(d: np.ndarray, alternative: str = "two-sided") -> tuple[float, float]:
+    """(statistic, p) of the Wilcoxon signed-rank test on differences ``d``; NaN when n < 2;
+    p = 1 when every difference is zero (no evidence of a difference)."""
+    d = d[~np.isnan(d)]
+    if d.size < 2:
+        return float("nan"), float("nan")
+    if np.all(d == 0):
+        return float("nan"), 1.0
+    res = sps.wilcoxon(d, alternative=alternative)
+    return float(res.statistic), float(res.pvalue)
+
+
+def _need(rows: pd.DataFrame, cols: Sequence[str]) -> None:
+    missing = [c for c in cols if c not in rows.columns]
+    if missing:
+        raise CircuitVAEError(f"result rows lack column(s) {missing}; have {list(rows.columns)}")
+
+
+PAIRWISE_COLUMNS = ["metric", "a", "b", "n", "mean_a", "mean_b", "median_diff", "statistic",
+                    "p", "p_adj", "reject"]
+
+
+def pairwise_wilcoxon(
+    rows: pd.DataFrame,
+    metric: str,
+    *,
+    group: str = "architecture",
+    pair_on: Sequence[str] = ("dataset", "seed"),
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Every pair (a, b) of ``group`` values compared on ``metric``, paired over ``pair_on``.
+
+    Differences are ``a - b`` for the same (dataset, seed); pairs where either is NaN are dropped.
+    ``median_diff`` > 0 means a is larger. Holm-Sidak is applied within this metric's family.
+    """
+    _need(rows, [metric, group, *pair_on])
+    wide = rows.pivot_table(index=list(pair_on), columns=group, values=metric, aggfunc="mean",
+                            dropna=False)
+    levels = sorted(rows[group].dropna().unique().tolist(), key=str)
+    recs = []
+    for a, b in itertools.combinations(levels, 2):
+        va = wide[a].to_numpy(float) if a in wide else np.array([])
+        vb = wide[b].to_numpy(float) if b in wide else np.array([])
+        keep = ~(np.isnan(va) | np.isnan(vb))
+        d = va[keep] - vb[keep]
+        stat, p = _wilcoxon(d)
+        recs.append({
+            "metric": metric, "a": a, "b": b, "n": int(keep.sum()),
+            "mean_a": float(np.mean(va[keep])) if keep.any() else np.nan,
+            "mean_b": float(np.mean(vb[keep])) if keep.any() else np.nan,
+            "median_diff": float(np.median(d)) if d.size else np.nan,
+            "statistic": stat, "p": p,
+        })
+    out = pd.DataFrame.from_records(recs, columns=PAIRWISE_COLUMNS[:-2])
+    hs = holm_sidak(out["p"].to_numpy(float), alpha) if len(out) else None
+    out["p_adj"] = hs.p_adjusted if hs else np.array([])
+    out["reject"] = hs.reject if hs else np.array([], dtype=bool)
+    return out[PAIRWISE_COLUMNS]
+
+
+def pairwise_table(rows: pd.DataFrame, metrics: Sequence[str], **kwargs: object) -> pd.DataFrame:
+    """:func:`pairwise_wilcoxon` for each metric present in ``rows``; each metric is its own
+    Holm-Sidak family."""
+    parts = [pairwise_wilcoxon(rows, m, **kwargs) for m in metrics if m in rows.columns]
+    if not parts:
+        return pd.DataFrame(columns=PAIRWISE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    """Pearson correlation of two columns."""
+
+    x: str
+    y: str
+    r: float
+    p: float
+    n: int
+
+
+def _xy(rows: pd.DataFrame, x: str, y: str, extra: Sequence[str] = ()) -> pd.DataFrame:
+    _need(rows, [x, y, *extra])
+    d = rows[[x, y, *extra]].copy()
+    d[x] = pd.to_numeric(d[x], errors="coerce")
+    d[y] = pd.to_numeric(d[y], errors="coerce")
+    return d.dropna(subset=[x, y])
+
+
+def correlation(rows: pd.DataFrame, x: str, y: str) -> Correlation:
+    """Pearson r of ``x`` and ``y`` over the runs where both are present (scipy.stats.pearsonr)."""
+    d = _xy(rows, x, y)
+    n = len(d)
+    if n < 3 or d[x].nunique() < 2 or d[y].nunique() < 2:
+        return Correlation(x, y, float("nan"), float("nan"), n)
+    res = sps.pearsonr(d[x].to_numpy(float), d[y].to_numpy(float))
+    return Correlation(x, y, float(res.statistic), float(res.pvalue), n)
+
+
+def within_correlation(rows: pd.DataFrame, x: str, y: str, within: str = "dataset"
+                       ) -> Correlation:
+    """Pearson r of ``x`` and ``y`` after removing each ``within`` group's mean [our choice].
+
+    This is the partial correlation given the group: with n runs in g groups,
+    ``t = r sqrt(df / (1 - r^2))``, ``df = n - g - 1``, two-sided p from Student's t.
+    """
+    d = _xy(rows, x, y, [within])
+    g = d[within].nunique()
+    n = len(d)
+    df = n - g - 1
+    if df < 1:
+        return Correlation(x, y, float("nan"), float("nan"), n)
+    rx = d[x] - d.groupby(within)[x].transform("mean")
+    ry = d[y] - d.groupby(within)[y].transform("mean")
+    sx, sy = float(np.sqrt((rx**2).sum())), float(np.sqrt((ry**2).sum()))
+    if sx == 0 or sy == 0:
+        return Correlation(x, y, float("nan"), float("nan"), n)
+    r = float(np.clip((rx * ry).sum() / (sx * sy), -1.0, 1.0))
+    if abs(r) == 1.0:
+        return Correlation(x, y, r, 0.0, n)
+    t = r * np.sqrt(df / (1 - r * r))
+    return Correlation(x, y, r, float(2 * sps.t.sf(abs(t), df)), n)
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Wilcoxon signed-rank test of column ``a`` against column ``b`` on the same runs."""
+
+    a: str
+    b: str
+    n: int
+    mean_a: float
+    mean_b: float
+    median_diff: float
+    statistic: float
+    p: float
+    alternative: str
+
+
+def paired_test(rows: pd.DataFrame, a: str, b: str, alternative: str = "two-sided"
+                ) -> PairedTest:
+    """Paired Wilcoxon signed-rank test of ``a - b`` over the runs that have both values.
+
+    ``alternative="greater"`` tests a > b (e.g. semantic > random grouping modularity).
+    """
+    d = _xy(rows, a, b)
+    diff = (d[a] - d[b]).to_numpy(float)
+    stat, p = _wilcoxon(diff, alternative)
+    nan = float("nan")
+    return PairedTest(a, b, len(d), float(d[a].mean()) if len(d) else nan,
+                      float(d[b].mean()) if len(d) else nan,
+                      float(np.median(diff)) if diff.size else nan, stat, p, alternative)
+
+
+@dataclass(frozen=True)
+class GroupTest:
+    """Mann-Whitney U test of ``metric`` between two groups of runs."""
+
+    metric: str
+    a: str
+    b: str
+    n_a: int
+    n_b: int
+    mean_a: float
+    mean_b: float
+    ratio: float
+    statistic: float
+    p: float
+    alternative: str
+
+
+def group_test(rows: pd.DataFrame, metric: str, by: str, a: str, b: str,
+               alternative: str = "two-sided") -> GroupTest:
+    """Compare ``metric`` between runs with ``rows[by] == a`` and ``== b`` (unpaired,
+    scipy.stats.mannwhitneyu). ``ratio`` = mean_a / mean_b."""
+    _need(rows, [metric, by])
+    vals = pd.to_numeric(rows[metric], errors="coerce")
+    xa = vals[rows[by] == a].dropna().to_numpy(float)
+    xb = vals[rows[by] == b].dropna().to_numpy(float)
+    nan = float("nan")
+    ma = float(xa.mean()) if xa.size else nan
+    mb = float(xb.mean()) if xb.size else nan
+    ratio = ma / mb if xb.size and mb != 0 else nan
+    if xa.size < 1 or xb.size < 1 or (np.ptp(np.r_[xa, xb]) == 0):
+        return GroupTest(metric, a, b, xa.size, xb.size, ma, mb, ratio, nan, nan, alternative)
+    res = sps.mannwhitneyu(xa, xb, alternative=alternative)
+    return GroupTest(metric, a, b, xa.size, xb.size, ma, mb, ratio, float(res.statistic),
+                     float(res.pvalue), alternative)
+
+
+@dataclass(frozen=True)
+class CI:
+    """A point estimate with a bootstrap confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+    confidence: float
+
+
+def bootstrap_ci(values: Sequence[float] | np.ndarray,
+                 statistic: Callable[[np.ndarray], float] = np.mean, *,
+                 confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> CI:
+    """Percentile bootstrap CI of ``statistic`` (scipy.stats.bootstrap, seeded) [our choice:
+    percentile, which stays defined for the 3-15 values of a study cell]. NaNs are dropped;
+    fewer than 2 values give NaN bounds; constant values give a zero-width interval."""
+    x = np.asarray(values, dtype=float).reshape(-1)
+    x = x[~np.isnan(x)]
+    nan = float("nan")
+    if x.size == 0:
+        return CI(nan, nan, nan, 0, confidence)
+    est = float(statistic(x))
+    if x.size < 2:
+        return CI(est, nan, nan, 1, confidence)
+    if np.ptp(x) == 0:
+        return CI(est, est, est, x.size, confidence)
+    res = sps.bootstrap((x,), lambda s, axis=-1: statistic(s, axis=axis), vectorized=True,
+                        confidence_level=confidence, n_resamples=n_resamples,
+                        method="percentile", rng=np.random.default_rng(seed))
+    ci = res.confidence_interval
+    return CI(est, float(ci.low), float(ci.high), x.size, confidence)
+
+
+def summary_ci(rows: pd.DataFrame, metrics: Sequence[str], by: Sequence[str] = ("architecture",),
+               *, confidence: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Mean and bootstrap CI of each metric per group: columns ``*by, metric, n, mean, low,
+    high``. Metrics absent from ``rows`` are left out."""
+    recs = []
+    for m in metrics:
+        if m not in rows.columns:
+            continue
+        vals = pd.to_numeric(rows[m], errors="coerce")
+        for key, idx in rows.groupby(list(by), sort=True).groups.items():
+            key = key if isinstance(key, tuple) else (key,)
+            ci = bootstrap_ci(vals.loc[idx].to_numpy(float), confidence=confidence, seed=seed)
+            recs.append({**dict(zip(by, key, strict=True)), "metric": m, "n": ci.n,
+                         "mean": ci.estimate, "low": ci.low, "high": ci.high})
+    return pd.DataFrame.from_records(recs, columns=[*by, "metric", "n", "mean", "low", "high"])

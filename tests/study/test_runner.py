@@ -1,0 +1,135 @@
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from circuitvae.protocol import CircuitVAEError
+from circuitvae.study import ResultStore, SkipRun, execute_one, run_study
+
+
+def test_runs_every_run_once_and_stores_rows(tmp_path, tiny_grid, task, metrics_of):
+    s = run_study(tiny_grid, tmp_path, task=task, progress=False)
+    assert (s.total, s.ran, s.ok, s.failed, s.already_done) == (4, 4, 4, 0, 0)
+    rows = ResultStore(tmp_path).read_rows()
+    assert sorted(rows) == sorted(r.run_id for r in tiny_grid.runs())
+    spec = next(tiny_grid.runs())
+    row = rows[spec.run_id]
+    assert row["metrics"] == pytest.approx(metrics_of(spec))
+    assert row["provenance"] == {"dataset": "adult", "fake": True}
+    assert row["hparams"]["n_train"] == 2000 and "torch" in row["versions"]
+    assert row["timing"]["wall_s"] >= 0
+    assert (tmp_path / "results.csv").is_file() and (tmp_path / "study.json").is_file()
+
+
+def test_failed_run_is_recorded_and_the_study_goes_on(tmp_path, tiny_grid, task):
+    def flaky(spec):
+        if spec.architecture == "beta_vae" and spec.seed == 42:
+            raise RuntimeError("diverged")
+        if spec.seed == 123 and spec.architecture == "vae":
+            raise SkipRun("files of adult are absent")
+        return task(spec)
+
+    s = run_study(tiny_grid, tmp_path, task=flaky, progress=False)
+    assert (s.ok, s.failed, s.skipped) == (2, 1, 1)
+    rows = ResultStore(tmp_path).read_rows()
+    bad = rows["beta_vae__adult__42"]
+    assert bad["status"] == "failed" and bad["error"] == "RuntimeError: diverged"
+    assert "diverged" in bad["traceback"] and bad["metrics"] == {}
+    assert rows["vae__adult__123"]["status"] == "skipped"
+    assert rows["vae__adult__123"]["error"] == "files of adult are absent"
+
+    # re-running keeps failed rows with retry_failed=False, retries them by default
+    calls = []
+
+    def counting(spec):
+        calls.append(spec.run_id)
+        return task(spec)
+
+    s2 = run_study(tiny_grid, tmp_path, task=counting, progress=False, retry_failed=False)
+    assert calls == [] and s2.already_done == 4
+    s3 = run_study(tiny_grid, tmp_path, task=counting, progress=False)
+    assert sorted(calls) == ["beta_vae__adult__42", "vae__adult__123"] and s3.ok == 2
+    assert ResultStore(tmp_path).counts() == {"ok": 4, "failed": 0, "skipped": 0,
+                                              "pending": 0, "total": 4}
+
+
+def test_killed_study_resumes_without_duplicates(tmp_path, tiny_grid, task):
+    # a child process runs the study and dies hard (os._exit) during its third run
+    script = textwrap.dedent(f"""
+        import os
+        from circuitvae.study import GridSpec, run_study
+        n = 0
+        def dying(spec):
+            global n
+            n += 1
+            if n == 3:
+                os._exit(3)
+            return {{"ces_calibrated": 1.0}}
+        grid = GridSpec("tabular", ("vae", "beta_vae"), ("adult",), (42, 123))
+        run_study(grid, {str(tmp_path)!r}, task=dying, progress=False)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr.decode()
+    store = ResultStore(tmp_path)
+    assert len(store.read_rows()) == 2
+    calls = []
+
+    def counting(spec):
+        calls.append(spec.run_id)
+        return task(spec)
+
+    s = run_study(tiny_grid, tmp_path, task=counting, progress=False)
+    assert s.already_done == 2 and len(calls) == 2
+    files = sorted(p.name for p in store.rows_dir.iterdir())
+    assert files == sorted(f"{r.run_id}.json" for r in tiny_grid.runs())
+
+
+def test_worker_processes(tmp_path, tiny_grid, monkeypatch):
+    mod = tmp_path / "mods"
+    mod.mkdir()
+    (mod / "cv_fake_task_mod.py").write_text(textwrap.dedent("""
+        import torch
+        def task(spec):
+            return {"ces_calibrated": float(spec.seed), "threads": torch.get_num_threads()}
+    """))
+    monkeypatch.syspath_prepend(str(mod))
+    out = tmp_path / "study"
+    s = run_study(tiny_grid, out, task="cv_fake_task_mod:task", workers=2, progress=False)
+    assert s.ok == 4
+    rows = ResultStore(out).read_rows()
+    assert {r["metrics"]["ces_calibrated"] for r in rows.values()} == {42.0, 123.0}
+    import os
+
+    assert all(r["metrics"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
+               for r in rows.values())
+
+
+def test_bad_arguments(tmp_path, tiny_grid, task):
+    with pytest.raises(CircuitVAEError, match="workers"):
+        run_study(tiny_grid, tmp_path, task=task, workers=0)
+    with pytest.raises(CircuitVAEError, match="cannot load task"):
+        run_study(tiny_grid, tmp_path, task="no_such_module_xyz:f")
+    with pytest.raises(CircuitVAEError, match="module:function"):
+        run_study(tiny_grid, tmp_path, task="nonsense")
+    from circuitvae.study import GridSpec
+
+    run_study(tiny_grid, tmp_path, task=task, progress=False)
+    other = GridSpec("tabular", ("vae",), ("adult",), (42,), "paper")
+    with pytest.raises(CircuitVAEError, match="other settings"):
+        run_study(other, tmp_path, task=task, progress=False)
+
+
+def test_ray_missing_is_a_clear_error(tmp_path, tiny_grid, task):
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        with pytest.raises(CircuitVAEError, match=r"circuitvae\[ray\]"):
+            run_study(tiny_grid, tmp_path, task=task, executor="ray", progress=False)
+    else:
+        pytest.skip("ray is installed")
+
+
+def test_execute_one_accepts_flat_metrics(tiny_grid):
+    row = execute_one(next(tiny_grid.runs()), lambda spec: {"mse": 0.5})
+    assert row["status"] == "ok" and row["metrics"] == {"mse": 0.5}
