@@ -1,0 +1,41 @@
+"""The six VAE architectures of the seed papers, speaking circuitvae's protocol natively."""
+
+from __future__ import annotations
+
+from .base import ZooModel
+from .checkpoint import CheckpointError, load, save
+from .config import (
+    BetaTCVAEConfig,
+    BetaVAEConfig,
+    DIPVAEIIConfig,
+    FactorVAEConfig,
+    VAEConfig,
+    VQVAEConfig,
+)
+from .factor_vae import FactorVAE, permute_dims
+from .gaussian import DIPVAEII, VAE, BetaTCVAE, BetaVAE
+from .registry import ARCHITECTURES, build
+from .vq_vae import VQVAE, VectorQuantizer
+
+__all__ = [
+    "ARCHITECTURES",
+    "VAE",
+    "VQVAE",
+    "BetaTCVAE",
+    "BetaTCVAEConfig",
+    "BetaVAE",
+    "BetaVAEConfig",
+    "CheckpointError",
+    "DIPVAEII",
+    "DIPVAEIIConfig",
+    "FactorVAE",
+    "FactorVAEConfig",
+    "VAEConfig",
+    "VQVAEConfig",
+    "VectorQuantizer",
+    "ZooModel",
+    "build",
+    "load",
+    "permute_dims",
+    "save",
+]
