@@ -1,1 +1,47 @@
-"""placeholder"""
+"""The four intervention levels, all built on :mod:`circuitvae.hooks`.
+
+1. :mod:`.input` -- input manipulation (feature-group swaps, factor resampling, responses);
+2. :mod:`.latent` -- latent perturbation (sigma_eff, sweep grids, batched latent sweeps);
+3. :mod:`.patching` -- activation patching and path-specific (telescoping) patching;
+4. :mod:`.mediation` -- causal mediation and the layer-saturation report.
+"""
+
+from .input import (
+    Profiles,
+    Responses,
+    activation_profiles,
+    manipulations,
+    random_grouping,
+    resample_factor,
+    resolve_groups,
+    responses,
+    swap_group,
+)
+from .latent import SweepStats, latent_sweep, offset_grid, sigma_eff, traversal
+from .mediation import LayerMediation, MediationResult, mediate, mediation_by_layer
+from .patching import PatchResult, PathPatchResult, patch, path_patch
+
+__all__ = [
+    "LayerMediation",
+    "MediationResult",
+    "PatchResult",
+    "PathPatchResult",
+    "Profiles",
+    "Responses",
+    "SweepStats",
+    "activation_profiles",
+    "latent_sweep",
+    "manipulations",
+    "mediate",
+    "mediation_by_layer",
+    "offset_grid",
+    "patch",
+    "path_patch",
+    "random_grouping",
+    "resample_factor",
+    "resolve_groups",
+    "responses",
+    "sigma_eff",
+    "swap_group",
+    "traversal",
+]

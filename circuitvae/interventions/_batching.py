@@ -1,0 +1,143 @@
+"""Shared plumbing of the interventions: chunked passes, encodings, site selection.
+
+Every pass goes through :func:`circuitvae.hooks.run` (one intervention primitive), in chunks of
+at most ``max_batch_rows`` rows, under ``torch.inference_mode`` on the model's device.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..hooks import Site, run, site_table
+from ..protocol import CircuitVAEError, DiscretePosterior, Posterior, model_device
+
+#: Upper bound on rows per forward pass when ``max_batch_rows`` is not given.
+DEFAULT_MAX_ROWS = 65536
+#: When ``max_batch_rows=None`` a chunk holds at most this many output elements (rows * P).
+DEFAULT_MAX_ELEMENTS = 2**24
+
+
+def chunk_rows(max_batch_rows: int | None, row_elements: int) -> int:
+    """Rows per forward pass: ``max_batch_rows`` or, when ``None``, an automatic size.
+
+    The automatic size is ``min(65536, 2**24 // row_elements)`` (at least 1), which keeps one
+    chunk's output under 64 MiB of float32 for any output size.
+    """
+    if max_batch_rows is None:
+        return max(1, min(DEFAULT_MAX_ROWS, DEFAULT_MAX_ELEMENTS // max(1, int(row_elements))))
+    if int(max_batch_rows) < 1:
+        raise CircuitVAEError(f"max_batch_rows must be >= 1, got {max_batch_rows}")
+    return int(max_batch_rows)
+
+
+def chunks(total: int, size: int, *, verbose: bool = False, desc: str = "") -> Iterator[slice]:
+    """Slices covering ``range(total)`` in pieces of ``size``, with an optional progress bar."""
+    starts = range(0, total, size)
+    for start in tqdm(starts, desc=desc, disable=not verbose, leave=False):
+        yield slice(start, min(total, start + size))
+
+
+def encode_all(model: Any, x: Tensor, *, max_batch_rows: int | None = None) -> Posterior:
+    """The posterior of every row of ``x``, computed in chunks and concatenated."""
+    size = chunk_rows(max_batch_rows, int(np.prod(x.shape[1:])))
+    parts = [run(model, x[s], method="encode").output for s in chunks(x.shape[0], size)]
+    mean = torch.cat([p.mean for p in parts])
+    logvar = None if parts[0].logvar is None else torch.cat([p.logvar for p in parts])
+    if isinstance(parts[0], DiscretePosterior):
+        codes = torch.cat([p.codes for p in parts])
+        return DiscretePosterior(mean, logvar, codes=codes, codebook=parts[0].codebook)
+    return Posterior(mean, logvar)
+
+
+def decode_all(
+    model: Any, z: Tensor, *, max_batch_rows: int | None = None, capture: Sequence[str] = ()
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """``decode(z)`` in chunks; returns the output and the captured sites, concatenated."""
+    outs: list[Tensor] = []
+    caches: dict[str, list[Tensor]] = {name: [] for name in capture}
+    size = chunk_rows(max_batch_rows, output_units(model, None))
+    for s in chunks(z.shape[0], size):
+        res = run(model, z[s], method="decode", capture=capture)
+        outs.append(res.output)
+        for name in capture:
+            caches[name].append(res.cache[name])
+    return torch.cat(outs), {k: torch.cat(v) for k, v in caches.items()}
+
+
+def warn_if_discrete(model: Any, post: Posterior, discrete_ok: bool, what: str) -> None:
+    """Warn when a continuous latent sweep is run on a vector-quantized model."""
+    if isinstance(post, DiscretePosterior) and not discrete_ok:
+        warnings.warn(
+            f"{type(model).__name__} has a discrete (vector-quantized) posterior: the continuous "
+            f"{what} sweeps z_e, which decode() re-quantizes, so effects are near zero. Use the "
+            "code-swap variant circuitvae.metrics.discrete.code_swap (reported by analyze as "
+            "vq_*), or pass discrete_ok=True to run the continuous sweep on z_e deliberately.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def as_device_tensor(x: Any, model: Any) -> Tensor:
+    return torch.as_tensor(x).to(model_device(model))
+
+
+# --------------------------------------------------------------------------- sites
+
+
+def hidden_sites(model: Any, layers: str = "all", example: Tensor | None = None) -> list[Site]:
+    """The hidden layers of ``model`` used for activation profiles, in forward order.
+
+    [our choice] A hidden site is a *leaf* site (no other site is nested inside it, so a
+    ``Sequential`` container is not counted beside its own children) of the encoder or decoder
+    part; the trailing decoder sites whose size equals the reconstruction's (the output layer
+    and its activation) are not hidden and are dropped. ``layers`` picks ``"all"``,
+    ``"encoder"`` or ``"decoder"``.
+    """
+    if layers not in ("all", "encoder", "decoder"):
+        raise CircuitVAEError(f"layers must be 'all', 'encoder' or 'decoder', got {layers!r}")
+    table = site_table(model, example)
+    names = [s.name for s in table]
+    leaves = [
+        s for s in table
+        if s.part in ("encoder", "decoder")
+        and not any(other.startswith(s.name + ".") for other in names)
+    ]
+    dec = [s for s in leaves if s.part == "decoder"]
+    if dec:
+        out_units = output_units(model, example)
+        while dec and dec[-1].n_units == out_units:
+            dropped = dec.pop()
+            leaves = [s for s in leaves if s.name != dropped.name]
+    if layers != "all":
+        leaves = [s for s in leaves if s.part == layers]
+    return leaves
+
+
+def output_units(model: Any, example: Tensor | None) -> int:
+    """P, the number of output elements per row (the input size for a VAE; 1024 if unknown)."""
+    shape = getattr(model, "input_shape", None)
+    if shape is not None:
+        return int(np.prod(shape))
+    if example is None:
+        return 1024
+    return int(np.prod(example.shape[1:]))
+
+
+def check_sites(model: Any, names: Sequence[str] | None, default: list[Site]) -> list[Site]:
+    """Resolve explicit site names (kept in forward order), or return ``default``."""
+    if names is None:
+        return default
+    table = {s.name: s for s in site_table(model)}
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise CircuitVAEError(
+            f"unknown site(s) {unknown}; valid sites: {', '.join(table)}"
+        )
+    return sorted((table[n] for n in names), key=lambda s: s.index)

@@ -1,0 +1,200 @@
+"""Level 2, latent perturbation: do(z_j = mu_j(x) + delta), decoded in a few large batches.
+
+* :func:`sigma_eff` -- the effective scale of each latent over an evaluation set;
+* :func:`offset_grid` -- the (d, K) sweep offsets, fixed-range or posterior-calibrated;
+* :func:`latent_sweep` -- decode every (latent j, offset k, row n) intervention, chunked under
+  ``max_batch_rows``, and reduce on the fly to the statistics the metrics need;
+* :func:`traversal` -- the decoded outputs themselves (offsets or absolute values), for plots.
+
+The sweep never materialises the ``d * K * N`` outputs: each chunk is decoded, compared with
+``D(mu(x))`` and folded into per-(j, k) and per-(j, element) sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..hooks import run
+from ..protocol import CircuitVAEError, Posterior
+from ._batching import chunk_rows, chunks, decode_all, encode_all
+
+Scale = Literal["means", "total", "prior"]
+
+
+def sigma_eff(
+    model: Any | None = None,
+    x: Tensor | None = None,
+    scale: Scale = "means",
+    *,
+    posterior: Posterior | None = None,
+    max_batch_rows: int | None = None,
+) -> np.ndarray:
+    """The effective scale sigma_eff_j of every latent over the rows of ``x``, shape ``(d,)``.
+
+    * ``"means"`` (default) [our choice]: std over X of mu_j(x) (population std, ddof = 0),
+      the spread of the codes the decoder is actually driven with;
+    * ``"total"``: sqrt(mean_X sigma_j^2(x) + var_X mu_j(x)), the aggregate-posterior scale
+      used by disentanglement_lib for traversals;
+    * ``"prior"``: 1 for every latent (calibration then equals the fixed-range sweep).
+
+    Pass ``posterior`` instead of ``model``/``x`` to reuse an encoding.
+    """
+    if posterior is None:
+        if model is None or x is None:
+            raise CircuitVAEError("sigma_eff needs model and x, or posterior=")
+        posterior = encode_all(model, x, max_batch_rows=max_batch_rows)
+    mu = posterior.mean.detach().double()
+    if scale == "means":
+        out = mu.std(dim=0, unbiased=False)
+    elif scale == "total":
+        var = posterior.std.detach().double() ** 2
+        out = torch.sqrt(var.mean(dim=0) + mu.var(dim=0, unbiased=False))
+    elif scale == "prior":
+        out = torch.ones(mu.shape[1], dtype=torch.float64)
+    else:
+        raise CircuitVAEError(f"scale must be 'means', 'total' or 'prior', got {scale!r}")
+    return out.cpu().numpy()
+
+
+def offset_grid(
+    d: int, k: int = 11, r: float = 3.0, sigma: np.ndarray | None = None
+) -> np.ndarray:
+    """Sweep offsets, shape ``(d, k)``: ``r * linspace(-1, 1, k)`` per latent [our defaults].
+
+    With ``sigma`` (shape ``(d,)``, e.g. :func:`sigma_eff`) the grid is calibrated:
+    ``sigma_j * r * linspace(-1, 1, k)``.
+    """
+    if k < 1:
+        raise CircuitVAEError(f"k (grid size) must be >= 1, got {k}")
+    base = r * np.linspace(-1.0, 1.0, k)
+    grid = np.tile(base, (d, 1))
+    if sigma is not None:
+        sigma = np.asarray(sigma, dtype=np.float64)
+        if sigma.shape != (d,):
+            raise CircuitVAEError(f"sigma has shape {sigma.shape}, expected ({d},)")
+        grid = sigma[:, None] * grid
+    return grid
+
+
+@dataclass(frozen=True)
+class SweepStats:
+    """What :func:`latent_sweep` accumulates (all numpy, float64).
+
+    ``rms`` / ``l2``: ``(d, K)`` mean over rows of the RMS / L2 norm over the P output elements
+    of ``D(z') - D(mu)``. ``sq``: ``(d, P)`` mean over rows and offsets of the squared change of
+    each output element. ``activations``: site -> ``(d, units)`` mean over rows and offsets of
+    the change of each unit (absolute or signed, see ``profile``).
+    """
+
+    grid: np.ndarray
+    rms: np.ndarray
+    l2: np.ndarray
+    sq: np.ndarray
+    activations: dict[str, np.ndarray] = field(default_factory=dict)
+    n_rows: int = 0
+
+
+def latent_sweep(
+    model: Any,
+    mu: Tensor,
+    grid: np.ndarray,
+    *,
+    absolute: bool = False,
+    latents: np.ndarray | None = None,
+    capture: tuple[str, ...] = (),
+    profile: Literal["abs", "signed"] = "abs",
+    max_batch_rows: int | None = None,
+    verbose: bool = False,
+) -> SweepStats:
+    """Decode do(z_j = mu_j + grid[j, k]) (or ``= grid[j, k]`` if ``absolute``) for all j, k, rows.
+
+    Other latents stay at ``mu``. All ``d * K * N`` interventions are laid out along the batch
+    dimension and decoded in chunks of ``max_batch_rows`` rows (default: automatic, see
+    :func:`circuitvae.interventions._batching.chunk_rows`). ``latents`` restricts the sweep to a
+    subset of latent indices (rows of ``grid`` follow that subset). ``capture`` names decoder
+    sites whose activation change is accumulated per latent.
+    """
+    mu = mu.detach()
+    n, d_all = mu.shape
+    idx_latents = np.arange(d_all) if latents is None else np.asarray(latents, dtype=np.int64)
+    grid = np.asarray(grid, dtype=np.float64)
+    d, k = grid.shape
+    if d != len(idx_latents):
+        raise CircuitVAEError(f"grid has {d} rows but {len(idx_latents)} latents are swept")
+    base_out, base_acts = decode_all(model, mu, max_batch_rows=max_batch_rows, capture=capture)
+    p = int(np.prod(base_out.shape[1:]))
+    dev = mu.device
+    grid_t = torch.as_tensor(grid, dtype=mu.dtype, device=dev)
+    lat_t = torch.as_tensor(idx_latents, device=dev)
+    rms = torch.zeros(d * k, dtype=torch.float64, device=dev)
+    l2 = torch.zeros(d * k, dtype=torch.float64, device=dev)
+    sq = torch.zeros(d, p, dtype=torch.float64, device=dev)
+    acts = {
+        name: torch.zeros(d, int(np.prod(t.shape[1:])), dtype=torch.float64, device=dev)
+        for name, t in base_acts.items()
+    }
+    total = d * k * n
+    size = chunk_rows(max_batch_rows, p)
+    for s in chunks(total, size, verbose=verbose, desc="latent sweep"):
+        flat = torch.arange(s.start, s.stop, device=dev)
+        j, kk, rows = flat // (k * n), (flat // n) % k, flat % n
+        z = mu[rows].clone()
+        col = lat_t[j]
+        ar = torch.arange(len(flat), device=dev)
+        start = torch.zeros_like(z[ar, col]) if absolute else z[ar, col]
+        z[ar, col] = start + grid_t[j, kk]
+        res = run(model, z, method="decode", capture=capture)
+        diff = (res.output - base_out[rows]).flatten(1).double()
+        sq_el = diff**2
+        rms.index_add_(0, j * k + kk, sq_el.mean(dim=1).sqrt())
+        l2.index_add_(0, j * k + kk, sq_el.sum(dim=1).sqrt())
+        sq.index_add_(0, j, sq_el)
+        for name in capture:
+            delta = (res.cache[name] - base_acts[name][rows]).flatten(1).double()
+            acts[name].index_add_(0, j, delta.abs() if profile == "abs" else delta)
+    return SweepStats(
+        grid=grid,
+        rms=(rms / n).reshape(d, k).cpu().numpy(),
+        l2=(l2 / n).reshape(d, k).cpu().numpy(),
+        sq=(sq / (n * k)).cpu().numpy(),
+        activations={name: (a / (n * k)).cpu().numpy() for name, a in acts.items()},
+        n_rows=n,
+    )
+
+
+def traversal(
+    model: Any,
+    x: Tensor,
+    values: np.ndarray,
+    *,
+    absolute: bool = True,
+    max_batch_rows: int | None = None,
+) -> np.ndarray:
+    """Decoded traversals for plots, shape ``(d, K, N, *output_shape)``.
+
+    ``values`` is ``(K,)`` (the same for every latent) or ``(d, K)``. With ``absolute=True``
+    the intervention is do(z_j = v); otherwise do(z_j = mu_j(x) + v). Other latents stay at
+    mu(x). Meant for a handful of rows: the full output array is returned.
+    """
+    mu = encode_all(model, x, max_batch_rows=max_batch_rows).mean
+    n, d = mu.shape
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = np.tile(values, (d, 1))
+    if values.shape[0] != d:
+        raise CircuitVAEError(f"values has shape {values.shape}; expected (K,) or ({d}, K)")
+    k = values.shape[1]
+    grid_t = torch.as_tensor(values, dtype=mu.dtype, device=mu.device)
+    j = torch.arange(d, device=mu.device).repeat_interleave(k * n)
+    kk = torch.arange(k, device=mu.device).repeat_interleave(n).repeat(d)
+    rows = torch.arange(n, device=mu.device).repeat(d * k)
+    z = mu[rows].clone()
+    ar = torch.arange(len(rows), device=mu.device)
+    z[ar, j] = (0.0 if absolute else z[ar, j]) + grid_t[j, kk]
+    out, _ = decode_all(model, z, max_batch_rows=max_batch_rows)
+    return out.reshape(d, k, n, *out.shape[1:]).cpu().numpy()
