@@ -1,0 +1,623 @@
+"""Figures for circuitvae results (the ``plot`` extra: ``pip install circuitvae[plot]``).
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global
+state: nothing is shown, nothing leaks), so ``fig.savefig("name.png")`` writes it and a notebook
+displays it. Inputs are plain numpy arrays, dicts and DataFrames; the result objects of
+circuitvae are accepted too, read by attribute (``.effects``, ``.per_latent``, ``.per_layer``,
+``.contributions``, ``.sites``...), so any object with those attributes works.
+
+=========================  =====================================================================
+function                   shows
+=========================  =====================================================================
+:func:`traversal_grid`     decoded images along each latent, a (d x K) grid (images)
+:func:`traversal_curves`   output columns vs offset, one panel per latent (tabular)
+:func:`ces_heatmap`        output change per latent x feature group (or x sweep offset)
+:func:`specificity_heatmap`  each latent's share of effect per group, with its specificity
+:func:`modularity_per_layer`  circuit modularity per layer (one bar series per result)
+:func:`mediation_per_layer`   proportion mediated per layer (and TE / NIE / NDE norms)
+:func:`path_contributions`    path-patching contribution of each layer (norm and share)
+:func:`comparison_table`   pairwise architecture tests with Holm-Sidak significance marks
+=========================  =====================================================================
+
+matplotlib is imported inside the functions, so ``import circuitvae`` never needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .protocol import CircuitVAEError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+INSTALL_HINT = "circuitvae.plot needs matplotlib: pip install circuitvae[plot]"
+MAX_TICKS = 40  # label at most this many rows/columns of a heatmap
+
+
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A pyplot-free Figure with an Agg canvas (so ``savefig`` works headless)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError(INSTALL_HINT) from error
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _attr(obj: Any, *names: str) -> Any:
+    """The first attribute of ``obj`` among ``names`` that is set, else None."""
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _names(given: Sequence[str] | None, n: int, prefix: str, what: str) -> list[str]:
+    if given is None:
+        return [f"{prefix}{i}" for i in range(n)]
+    names = [str(g) for g in given]
+    if len(names) != n:
+        raise CircuitVAEError(f"{what} has {len(names)} names for {n} entries")
+    return names
+
+
+def _matrix(values: Any, what: str) -> np.ndarray:
+    m = np.asarray(values, dtype=np.float64)
+    if m.ndim != 2 or 0 in m.shape:
+        raise CircuitVAEError(f"{what} must be a non-empty 2-D array, got shape {m.shape}")
+    return m
+
+
+def _ticks(ax: Axes, axis: str, labels: list[str]) -> None:
+    n = len(labels)
+    step = max(1, int(np.ceil(n / MAX_TICKS)))
+    idx = np.arange(0, n, step)
+    if axis == "x":
+        ax.set_xticks(idx, [labels[i] for i in idx], rotation=60 if n > 6 else 0, ha="right"
+                      if n > 6 else "center", fontsize=8)
+    else:
+        ax.set_yticks(idx, [labels[i] for i in idx], fontsize=8)
+
+
+def _heatmap(ax: Axes, m: np.ndarray, rows: list[str], cols: list[str], cmap: str,
+             label: str, annotate: bool) -> None:
+    image = ax.imshow(m, aspect="auto", cmap=cmap, interpolation="nearest")
+    _ticks(ax, "x", cols)
+    _ticks(ax, "y", rows)
+    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.9)
+    if annotate and m.size <= 150:
+        finite = m[np.isfinite(m)]
+        mid = (finite.max() + finite.min()) / 2 if finite.size else 0.0
+        for (i, j), v in np.ndenumerate(m):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7,
+                        color="white" if v < mid else "black")
+
+
+# --------------------------------------------------------------------------- traversals
+
+
+def _decode_traversal(
+    model: Any, x: Any, latents: Sequence[int] | None, values: Any, k: int, r: float,
+    absolute: bool,
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Decode do(z_j = v) (or mu_j + v) for every chosen latent and value in ONE decode call.
+
+    Returns ``out`` ``(L, K, N, *output_shape)``, the values ``(L, K)`` and the latent indices.
+    """
+    import torch
+
+    from .hooks import run
+
+    mu = run(model, x, method="encode").output.mean.detach()
+    n, d = mu.shape
+    chosen = list(range(d)) if latents is None else [int(j) for j in latents]
+    bad = [j for j in chosen if not 0 <= j < d]
+    if bad or not chosen:
+        raise CircuitVAEError(f"latents must be indices in 0..{d - 1}, got {list(latents or [])}")
+    grid = r * np.linspace(-1.0, 1.0, k) if values is None else np.asarray(values, np.float64)
+    if grid.ndim == 1:
+        grid = np.tile(grid, (len(chosen), 1))
+    if grid.ndim != 2 or grid.shape[0] != len(chosen) or grid.shape[1] == 0:
+        raise CircuitVAEError(
+            f"values has shape {np.shape(values)}; expected (K,) or ({len(chosen)}, K)"
+        )
+    n_lat, n_val = grid.shape
+    z = mu.repeat(n_lat * n_val, 1)  # row order: latent, value, input row
+    cols = torch.as_tensor(chosen, device=mu.device).repeat_interleave(n_val * n)
+    vals = torch.as_tensor(grid.reshape(-1), dtype=mu.dtype, device=mu.device)
+    vals = vals.repeat_interleave(n)
+    rows = torch.arange(z.shape[0], device=mu.device)
+    z[rows, cols] = vals if absolute else z[rows, cols] + vals
+    out = run(model, z, method="decode").output
+    out = out.detach().float().cpu().numpy()
+    return out.reshape(n_lat, n_val, n, *out.shape[1:]), grid, chosen
+
+
+def _as_image(out: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray:
+    """One decoded row as an (H, W) or (H, W, 3|4) array in [0, 1]."""
+    if image_shape is not None:
+        out = out.reshape(image_shape)
+    if out.ndim == 3 and out.shape[0] in (1, 3, 4) and out.shape[-1] not in (3, 4):
+        out = np.moveaxis(out, 0, -1)  # CHW -> HWC
+    if out.ndim == 3 and out.shape[-1] == 1:
+        out = out[..., 0]
+    if out.ndim not in (2, 3):
+        raise CircuitVAEError(
+            f"decoded rows have shape {out.shape}; pass image_shape=(H, W) or (C, H, W) to show "
+            "them as images, or use traversal_curves for tabular models"
+        )
+    return np.clip(out, 0.0, 1.0)
+
+
+def traversal_grid(
+    model: Any,
+    x: Any,
+    *,
+    latents: Sequence[int] | None = None,
+    values: Any = None,
+    k: int = 7,
+    r: float = 3.0,
+    absolute: bool = False,
+    image_shape: tuple[int, ...] | None = None,
+    cell: float = 1.0,
+) -> Figure:
+    """A (d x K) grid of decoded images: row j moves latent j through ``K`` values.
+
+    ``x`` is one input (or a batch, of which the first row is used). The other latents stay at
+    mu(x). ``values`` ``(K,)`` or ``(len(latents), K)`` are offsets added to mu_j(x)
+    (``absolute=False``, the default) or the values of z_j themselves (``absolute=True``);
+    default ``r * linspace(-1, 1, k)``. All ``d * K`` codes are decoded in one
+    ``circuitvae.run(model, z, method="decode")`` call. ``image_shape`` reshapes flat outputs;
+    ``(C, H, W)`` outputs are shown as grey (C = 1) or colour (C = 3) images.
+    """
+    x = x[:1] if hasattr(x, "shape") and len(x.shape) > 1 else x
+    out, grid, chosen = _decode_traversal(model, x, latents, values, k, r, absolute)
+    n_lat, n_val = grid.shape
+    fig = _figure((cell * n_val + 0.8, cell * n_lat + 0.4))
+    axes = fig.subplots(n_lat, n_val, squeeze=False)
+    for i in range(n_lat):
+        for j in range(n_val):
+            ax = axes[i, j]
+            image = _as_image(out[i, j, 0], image_shape)
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(f"z{chosen[i]}", rotation=0, ha="right", va="center")
+            if i == 0:
+                ax.set_title(f"{grid[i, j]:+.2g}", fontsize=8)
+    fig.suptitle("latent traversal (" + ("value" if absolute else "offset from mu") + ")",
+                 fontsize=9)
+    return fig
+
+
+def traversal_curves(
+    model: Any,
+    x: Any,
+    *,
+    latents: Sequence[int] | None = None,
+    columns: Sequence[int] | None = None,
+    names: Sequence[str] | None = None,
+    values: Any = None,
+    k: int = 11,
+    r: float = 3.0,
+    absolute: bool = False,
+    ncols: int = 4,
+) -> Figure:
+    """Tabular traversals: each output column vs the offset of each latent, averaged over ``x``.
+
+    One panel per latent; one line per output column (``columns`` picks them, default all;
+    ``names`` labels them). ``values``, ``k``, ``r`` and ``absolute`` are as in
+    :func:`traversal_grid`. All ``d * K * N`` codes are decoded in one call.
+    """
+    out, grid, chosen = _decode_traversal(model, x, latents, values, k, r, absolute)
+    mean = out.reshape(*out.shape[:3], -1).mean(axis=2)  # (L, K, P)
+    n_out = mean.shape[-1]
+    cols = list(range(n_out)) if columns is None else [int(c) for c in columns]
+    if any(not 0 <= c < n_out for c in cols) or not cols:
+        raise CircuitVAEError(f"columns must be indices in 0..{n_out - 1}")
+    labels = _names(names, len(cols), "x", "names")
+    n_lat = len(chosen)
+    ncols = max(1, min(ncols, n_lat))
+    nrows = int(np.ceil(n_lat / ncols))
+    fig = _figure((3.0 * ncols + 1.5, 2.4 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+    for i in range(nrows * ncols):
+        ax = axes.flat[i]
+        if i >= n_lat:
+            ax.set_visible(False)
+            continue
+        for c, label in zip(cols, labels, strict=True):
+            ax.plot(grid[i], mean[i, :, c], marker=".", label=label)
+        ax.set_title(f"z{chosen[i]}", fontsize=9)
+        ax.set_xlabel("value" if absolute else "offset", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("mean output")
+    if len(cols) <= 20:
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper",
+                   fontsize=7)
+    return fig
+
+
+# --------------------------------------------------------------------------- heatmaps
+
+
+def ces_heatmap(
+    effects: Any,
+    *,
+    latent_names: Sequence[str] | None = None,
+    group_names: Sequence[str] | None = None,
+    title: str | None = None,
+    annotate: bool = True,
+) -> Figure:
+    """Output change per latent (rows) and feature group (columns), beside each latent's total.
+
+    ``effects`` is a ``(d, G)`` array (e_{j,g}: mean squared output change of group g under the
+    sweep of z_j), or a result with ``.effects`` (and ``.groups``), such as
+    ``circuitvae.specificity(...)``. A result with ``.per_offset`` and ``.grid`` (a CES result)
+    is shown as latent x sweep offset instead, with ``.per_latent`` as the total.
+    """
+    groups = group_names if group_names is not None else _attr(effects, "groups", "group_names")
+    groups = getattr(groups, "names", groups)  # a ColumnGroups
+    totals = None
+    xlabel, label = "feature group", "mean squared output change"
+    if _attr(effects, "effects") is not None:
+        m = _matrix(effects.effects, "effects")
+        totals = m.sum(axis=1)
+    elif _attr(effects, "per_offset") is not None:
+        m = _matrix(effects.per_offset, "per_offset")
+        grid = _attr(effects, "grid")
+        totals = np.asarray(_attr(effects, "per_latent"), dtype=np.float64)
+        offsets = np.asarray(grid)[0] if grid is not None else np.arange(m.shape[1])
+        groups = groups if group_names is not None else [f"{v:+.2g}" for v in offsets]
+        xlabel, label = "offset (latent 0's grid)", "output change (RMS)"
+    else:
+        m = _matrix(effects, "effects")
+        totals = m.sum(axis=1)
+    rows = _names(latent_names, m.shape[0], "z", "latent_names")
+    cols = _names(groups, m.shape[1], "g", "group_names")
+    fig = _figure((min(2.0 + 0.45 * m.shape[1], 14.0) + 2.0, 1.2 + 0.35 * m.shape[0]))
+    ax, ax_total = fig.subplots(1, 2, width_ratios=[4, 1], sharey=True)
+    _heatmap(ax, m, rows, cols, "viridis", label, annotate)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("latent")
+    ax_total.barh(np.arange(m.shape[0]), totals, color="tab:blue")
+    ax_total.set_xlabel("total" if _attr(effects, "per_offset") is None else "CES")
+    ax_total.grid(axis="x", alpha=0.3)
+    fig.suptitle(title or "causal effect per latent", fontsize=10)
+    return fig
+
+
+def specificity_heatmap(
+    effects: Any,
+    *,
+    per_latent: Any = None,
+    latent_names: Sequence[str] | None = None,
+    group_names: Sequence[str] | None = None,
+    title: str | None = None,
+    annotate: bool = True,
+) -> Figure:
+    """Each latent's share of effect per group, p_{j,g} = e_{j,g} / sum_g e_{j,g}, with its
+    specificity 1 - H(p_j) / log G beside it.
+
+    ``effects`` is a ``(d, G)`` array or a result with ``.effects``, ``.per_latent`` and
+    ``.groups`` (``circuitvae.specificity``). Without ``per_latent`` the specificity is computed
+    from the shares. Latents with no effect at all are shown empty.
+    """
+    m = _matrix(_attr(effects, "effects") if _attr(effects, "effects") is not None else effects,
+                "effects")
+    if per_latent is None:
+        per_latent = _attr(effects, "per_latent")
+    groups = group_names if group_names is not None else _attr(effects, "groups", "group_names")
+    groups = getattr(groups, "names", groups)
+    totals = m.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.where(totals > 0, m / totals, np.nan)
+        if per_latent is None:
+            logs = np.where(shares > 0, np.log(np.where(shares > 0, shares, 1.0)), 0.0)
+            entropy = -(np.nan_to_num(shares) * logs).sum(axis=1)
+            per_latent = np.where(totals[:, 0] > 0,
+                                  1.0 - entropy / np.log(m.shape[1]) if m.shape[1] > 1 else 1.0,
+                                  np.nan)
+    spec = np.asarray(per_latent, dtype=np.float64).reshape(-1)
+    if spec.shape[0] != m.shape[0]:
+        raise CircuitVAEError(f"per_latent has {spec.shape[0]} values for {m.shape[0]} latents")
+    rows = _names(latent_names, m.shape[0], "z", "latent_names")
+    cols = _names(groups, m.shape[1], "g", "group_names")
+    fig = _figure((min(2.0 + 0.45 * m.shape[1], 14.0) + 2.0, 1.2 + 0.35 * m.shape[0]))
+    ax, ax_spec = fig.subplots(1, 2, width_ratios=[4, 1], sharey=True)
+    _heatmap(ax, shares, rows, cols, "magma", "share of the latent's effect", annotate)
+    ax.set_xlabel("feature group")
+    ax.set_ylabel("latent")
+    ax_spec.barh(np.arange(m.shape[0]), np.nan_to_num(spec), color="tab:orange")
+    ax_spec.set_xlim(0.0, 1.0)
+    ax_spec.set_xlabel("specificity")
+    ax_spec.grid(axis="x", alpha=0.3)
+    value = _attr(effects, "value")
+    head = title or "intervention specificity"
+    fig.suptitle(head if value is None else f"{head} (model: {float(value):.3f})", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------- per layer
+
+
+def _per_layer(result: Any) -> dict[str, float]:
+    per_layer = _attr(result, "per_layer")
+    if per_layer is None:
+        per_layer = result
+    if hasattr(per_layer, "to_dict"):  # a pandas Series
+        per_layer = per_layer.to_dict()
+    if not isinstance(per_layer, Mapping) or not per_layer:
+        raise CircuitVAEError(
+            "per-layer values must be a non-empty {layer: value} mapping, a Series or a result "
+            f"with .per_layer; got {type(per_layer).__name__}"
+        )
+    return {str(k): float(v) for k, v in per_layer.items()}
+
+
+def modularity_per_layer(
+    results: Any,
+    *,
+    title: str | None = None,
+) -> Figure:
+    """Circuit modularity of each layer as bars, the model value as a dashed line.
+
+    ``results`` is one result with ``.per_layer`` (and ``.value``), a ``{layer: value}`` mapping
+    or Series, or a mapping ``{label: result}`` to compare several (e.g. semantic vs random
+    grouping) as grouped bars.
+    """
+    if isinstance(results, Mapping) and results and all(
+        _attr(v, "per_layer") is not None or isinstance(v, Mapping) for v in results.values()
+    ):
+        series = {str(label): r for label, r in results.items()}
+    else:
+        series = {"": results}
+    tables = {label: _per_layer(r) for label, r in series.items()}
+    layers: list[str] = []
+    for table in tables.values():
+        layers += [name for name in table if name not in layers]
+    x = np.arange(len(layers))
+    width = 0.8 / len(tables)
+    fig = _figure((max(4.0, 0.6 * len(layers) + 2.0), 3.2))
+    ax = fig.subplots()
+    for i, (label, table) in enumerate(tables.items()):
+        heights = [table.get(name, np.nan) for name in layers]
+        bars = ax.bar(x + (i - (len(tables) - 1) / 2) * width, heights, width,
+                      label=label or None)
+        value = _attr(series[label], "value")
+        if value is not None:
+            ax.axhline(float(value), linestyle="--", linewidth=1, color=bars.patches[0].get_fc(),
+                       label=f"{label} model value".strip())
+    ax.set_xticks(x, layers, rotation=45 if len(layers) > 4 else 0, ha="right"
+                  if len(layers) > 4 else "center", fontsize=8)
+    ax.set_ylabel("modularity")
+    ax.set_xlabel("layer")
+    ax.grid(axis="y", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    ax.set_title(title or "circuit modularity per layer", fontsize=10)
+    return fig
+
+
+def mediation_per_layer(mediation: Any, *, title: str | None = None) -> Figure:
+    """Proportion mediated (|NIE| / |TE|) per layer, and the effect norms when known.
+
+    ``mediation`` is a result with ``.sites`` and ``.proportions`` (``mediation_by_layer``; its
+    ``.saturated`` / ``.message`` are printed on the figure), a mapping ``{site: result}`` of
+    single mediation results (with ``.te_norm``, ``.nie_norm``, ``.nde_norm``, ``.proportion``),
+    or a mapping ``{site: proportion}``.
+    """
+    norms: dict[str, np.ndarray] = {}
+    message = ""
+    if _attr(mediation, "proportions") is not None:
+        sites = [str(s) for s in mediation.sites]
+        proportions = np.asarray(mediation.proportions, dtype=np.float64)
+        if getattr(mediation, "saturated", False):
+            message = str(getattr(mediation, "message", "saturated"))
+    elif isinstance(mediation, Mapping) and mediation:
+        sites = [str(s) for s in mediation]
+        items = list(mediation.values())
+        if all(_attr(v, "proportion") is not None for v in items):
+            proportions = np.array([float(v.proportion) for v in items])
+            for name in ("te_norm", "nie_norm", "nde_norm"):
+                if all(_attr(v, name) is not None for v in items):
+                    norms[name[:-5].upper()] = np.array([float(getattr(v, name)) for v in items])
+        else:
+            proportions = np.asarray(items, dtype=np.float64)
+    else:
+        raise CircuitVAEError(
+            "mediation must be a result with .sites/.proportions or a {site: result} mapping, "
+            f"got {type(mediation).__name__}"
+        )
+    if proportions.shape != (len(sites),):
+        raise CircuitVAEError(f"{len(sites)} sites but proportions of shape {proportions.shape}")
+    x = np.arange(len(sites))
+    fig = _figure((max(4.5, 0.7 * len(sites) + 2.5), 3.4 if not norms else 5.6))
+    axes = fig.subplots(2 if norms else 1, 1, squeeze=False, sharex=True)[:, 0]
+    axes[0].bar(x, proportions, color="tab:purple")
+    axes[0].axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
+    axes[0].set_ylabel("proportion mediated")
+    axes[0].grid(axis="y", alpha=0.3)
+    if norms:
+        width = 0.8 / len(norms)
+        for i, (name, vals) in enumerate(norms.items()):
+            axes[1].bar(x + (i - (len(norms) - 1) / 2) * width, vals, width, label=name)
+        axes[1].set_ylabel("mean effect norm")
+        axes[1].legend(fontsize=7)
+        axes[1].grid(axis="y", alpha=0.3)
+    axes[-1].set_xticks(x, sites, rotation=45 if len(sites) > 4 else 0,
+                        ha="right" if len(sites) > 4 else "center", fontsize=8)
+    axes[-1].set_xlabel("mediator (layer)")
+    axes[0].set_title(title or "causal mediation per layer", fontsize=10)
+    if message:
+        fig.text(0.01, 0.0, message, fontsize=7, wrap=True, va="bottom")
+    return fig
+
+
+def path_contributions(
+    contributions: Any,
+    *,
+    sites: Sequence[str] | None = None,
+    shares: Any = None,
+    title: str | None = None,
+) -> Figure:
+    """The telescoping path-patching decomposition: each layer's contribution c_l.
+
+    ``contributions`` is a result with ``.norms`` (mean ||c_l|| over pairs), ``.shares``
+    (projection of c_l on the total effect; they sum to 1) and ``.sites`` (``path_patch``), or
+    an array ``(L, ...)`` of c_l (norms are taken over the trailing axes, averaged over pairs
+    when there are two or more) with ``sites`` naming the layers.
+    """
+    norms = _attr(contributions, "norms")
+    if shares is None:
+        shares = _attr(contributions, "shares")
+    if sites is None:
+        sites = _attr(contributions, "sites")
+    if norms is None:
+        c = np.asarray(_attr(contributions, "contributions") if
+                       _attr(contributions, "contributions") is not None else contributions,
+                       dtype=np.float64)
+        if c.ndim == 0 or c.shape[0] == 0:
+            raise CircuitVAEError(f"contributions must be (L, ...), got shape {c.shape}")
+        if c.ndim == 1:
+            norms = np.abs(c)
+        elif c.ndim == 2:
+            norms = np.linalg.norm(c, axis=1)
+        else:
+            norms = np.linalg.norm(c.reshape(c.shape[0], c.shape[1], -1), axis=2).mean(axis=1)
+    norms = np.asarray(norms, dtype=np.float64).reshape(-1)
+    names = _names(sites, norms.shape[0], "layer ", "sites")
+    x = np.arange(len(names))
+    fig = _figure((max(4.5, 0.7 * len(names) + 2.5), 5.4 if shares is not None else 3.2))
+    axes = fig.subplots(2 if shares is not None else 1, 1, squeeze=False, sharex=True)[:, 0]
+    axes[0].bar(x, norms, color="tab:green")
+    axes[0].set_ylabel("mean ||c_l||")
+    axes[0].grid(axis="y", alpha=0.3)
+    if shares is not None:
+        s = np.asarray(shares, dtype=np.float64).reshape(-1)
+        if s.shape != norms.shape:
+            raise CircuitVAEError(f"{norms.shape[0]} layers but {s.shape[0]} shares")
+        axes[1].bar(x, s, color=np.where(s >= 0, "tab:green", "tab:red"))
+        axes[1].axhline(0.0, color="black", linewidth=0.6)
+        axes[1].set_ylabel("share of total effect")
+        axes[1].grid(axis="y", alpha=0.3)
+    axes[-1].set_xticks(x, names, rotation=45 if len(names) > 4 else 0,
+                        ha="right" if len(names) > 4 else "center", fontsize=8)
+    axes[-1].set_xlabel("layer (forward order)")
+    axes[0].set_title(title or "path-patching contribution per layer", fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def significance_mark(p_adj: float) -> str:
+    """``***`` p < .001, ``**`` p < .01, ``*`` p < .05, ``""`` otherwise (and for NaN)."""
+    if not np.isfinite(p_adj):
+        return ""
+    return "***" if p_adj < 0.001 else "**" if p_adj < 0.01 else "*" if p_adj < 0.05 else ""
+
+
+def comparison_table(
+    pairwise: pd.DataFrame,
+    *,
+    metrics: Sequence[str] | None = None,
+    ncols: int = 3,
+    title: str | None = None,
+) -> Figure:
+    """Pairwise architecture comparisons, one (arch x arch) panel per metric.
+
+    ``pairwise`` is a tidy DataFrame with one row per test: ``metric``, the two architectures
+    (``a``/``b`` as ``circuitvae.stats.pairwise_table`` writes them, or ``arch_a``/``arch_b``),
+    ``p_adj`` and ``reject`` (``statistic``, ``p``, ``median_diff`` or ``mean_a``/``mean_b``
+    are used when present). Cell (row a, column b) shows the Holm-Sidak adjusted p-value with
+    ``*``/``**``/``***`` marks; rejected tests are coloured by direction (red: a > b, blue:
+    a < b), the others grey.
+    """
+    cols = set(getattr(pairwise, "columns", []))
+    a_col = "a" if "a" in cols else "arch_a"
+    b_col = "b" if "b" in cols else "arch_b"
+    missing = [c for c in ("metric", a_col, b_col, "p_adj", "reject") if c not in cols]
+    if missing:
+        raise CircuitVAEError(
+            f"pairwise table lacks column(s) {missing}; expected metric, a/b (or arch_a/arch_b), "
+            f"p_adj, reject; have {sorted(cols)}"
+        )
+    if len(pairwise) == 0:
+        raise CircuitVAEError("pairwise table is empty; nothing to plot")
+    chosen = list(dict.fromkeys(pairwise["metric"])) if metrics is None else list(metrics)
+    absent = [m for m in chosen if m not in set(pairwise["metric"])]
+    if absent:
+        raise CircuitVAEError(f"metric(s) {absent} not in the pairwise table")
+    archs = sorted(set(pairwise[a_col]) | set(pairwise[b_col]), key=str)
+    index = {a: i for i, a in enumerate(archs)}
+    n = len(archs)
+    ncols = max(1, min(ncols, len(chosen)))
+    nrows = int(np.ceil(len(chosen) / ncols))
+    side = 0.55 * n + 1.2
+    fig = _figure((side * ncols, side * nrows + 0.4))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    from matplotlib.colors import ListedColormap
+
+    cmap = ListedColormap(["#d9d9d9", "#f4f4f4", "#d6604d", "#4393c3"])
+    for panel, metric in enumerate(chosen):
+        ax = axes.flat[panel]
+        codes = np.ones((n, n))  # 1: untested, 0: not significant, 2: a > b, 3: a < b
+        text = [["" for _ in archs] for _ in archs]
+        for _, row in pairwise[pairwise["metric"] == metric].iterrows():
+            i, j = index[row[a_col]], index[row[b_col]]
+            p_adj = float(row["p_adj"])
+            direction = _direction(row)
+            for (u, v, sign) in ((i, j, direction), (j, i, -direction)):
+                codes[u, v] = (2 if sign > 0 else 3 if sign < 0 else 0) if bool(row["reject"]) \
+                    else 0
+                text[u][v] = (f"{p_adj:.2g}" if np.isfinite(p_adj) else "n/a") + \
+                    significance_mark(p_adj)
+        ax.imshow(codes, cmap=cmap, vmin=0, vmax=3, interpolation="nearest")
+        for (u, v), label in np.ndenumerate(np.array(text, dtype=object)):
+            if label:
+                ax.text(v, u, label, ha="center", va="center", fontsize=6)
+        ax.set_xticks(range(n), archs, rotation=45, ha="right", fontsize=7)
+        ax.set_yticks(range(n), archs, fontsize=7)
+        ax.set_title(str(metric), fontsize=9)
+    for panel in range(len(chosen), nrows * ncols):
+        axes.flat[panel].set_visible(False)
+    fig.suptitle(title or "pairwise Wilcoxon, Holm-Sidak adjusted p\n(significant: red row > "
+                 "column, blue row < column)", fontsize=8)
+    return fig
+
+
+def _direction(row: Any) -> int:
+    """+1 when a > b, -1 when a < b, 0 when unknown."""
+    for name in ("median_diff",):
+        if name in row and np.isfinite(float(row[name])):
+            return int(np.sign(float(row[name])))
+    if "mean_a" in row and "mean_b" in row:
+        diff = float(row["mean_a"]) - float(row["mean_b"])
+        if np.isfinite(diff):
+            return int(np.sign(diff))
+    return 0
+
+
+__all__ = [
+    "ces_heatmap",
+    "comparison_table",
+    "mediation_per_layer",
+    "modularity_per_layer",
+    "path_contributions",
+    "significance_mark",
+    "specificity_heatmap",
+    "traversal_curves",
+    "traversal_grid",
+]
