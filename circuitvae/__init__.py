@@ -24,6 +24,29 @@ from .protocol import (
 __version__ = "0.1.0"
 
 # -- science API (interventions and metrics) is exported below this line --
+from .interventions import (  # noqa: E402
+    LayerMediation,
+    MediationResult,
+    PatchResult,
+    PathPatchResult,
+    mediate,
+    mediation_by_layer,
+    patch,
+    path_patch,
+    sigma_eff,
+)
+from .metrics import (  # noqa: E402
+    CESResult,
+    ModularityResult,
+    SpecificityResult,
+    analyze,
+    ces,
+    code_swap,
+    downstream_auc,
+    modularity,
+    reconstruction,
+    specificity,
+)
 
 __all__ = [
     "Cache",
@@ -44,4 +67,23 @@ __all__ = [
     "site_table",
     "sites",
     "wrap",
+    "CESResult",
+    "LayerMediation",
+    "MediationResult",
+    "ModularityResult",
+    "PatchResult",
+    "PathPatchResult",
+    "SpecificityResult",
+    "analyze",
+    "ces",
+    "code_swap",
+    "downstream_auc",
+    "mediate",
+    "mediation_by_layer",
+    "modularity",
+    "patch",
+    "path_patch",
+    "reconstruction",
+    "sigma_eff",
+    "specificity",
 ]

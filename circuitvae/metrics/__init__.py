@@ -1,1 +1,35 @@
-"""placeholder"""
+"""Metrics: pure functions over a model and data, returning small frozen dataclasses.
+
+Causal metrics (built on the intervention levels): :func:`ces`, :func:`specificity`,
+:func:`modularity`, :func:`code_swap` (VQ models). Model quality: :func:`reconstruction`,
+:func:`downstream_auc`. Disentanglement scores (reference ports): :mod:`.dci`, :mod:`.mig`,
+:mod:`.sap`, :mod:`.factor_vae_score`, :mod:`.beta_vae_score`, :mod:`.fgd`, :mod:`.ridgeway`.
+:func:`analyze` runs them all for one model.
+"""
+
+from .analyze import METRIC_COLUMNS, analyze
+from .ces import CESResult, ces
+from .discrete import CodeSwapResult, code_swap
+from .downstream import DownstreamResult, downstream_auc
+from .modularity import ModularityResult, modularity, profile_modularity
+from .reconstruction import ReconstructionResult, reconstruction
+from .specificity import SpecificityResult, specificity, specificity_from_effects
+
+__all__ = [
+    "METRIC_COLUMNS",
+    "CESResult",
+    "CodeSwapResult",
+    "DownstreamResult",
+    "ModularityResult",
+    "ReconstructionResult",
+    "SpecificityResult",
+    "analyze",
+    "ces",
+    "code_swap",
+    "downstream_auc",
+    "modularity",
+    "profile_modularity",
+    "reconstruction",
+    "specificity",
+    "specificity_from_effects",
+]

@@ -229,7 +229,8 @@ class FakeImages:
                           f[:, 0].copy(), f)
 
     def sample_factors(self, num, random_state):
-        return np.stack([random_state.integers(0, s, size=num) for s in self.factor_sizes], 1)
+        draw = getattr(random_state, "integers", None) or random_state.randint
+        return np.stack([draw(0, s, size=num) for s in self.factor_sizes], 1)
 
     def sample_observations_from_factors(self, factors, random_state):
         img = np.zeros((len(factors), 1, 4, 4), dtype=np.float32)
