@@ -90,7 +90,7 @@ class Encoding:
                 out[:, f.columns[0]] = (frame[f.name].to_numpy(np.float64) - mean) / std
             else:
                 levels = self.categories[f.name]
-                code = pd.Categorical(frame[f.name].astype(str), categories=levels).codes
+                code = pd.Index(levels).get_indexer(frame[f.name].astype(str))
                 ok = code >= 0
                 unseen += int((~ok).sum())
                 out[np.nonzero(ok)[0], np.asarray(f.columns)[code[ok]]] = 1.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,9 @@ def _parse_bank(paths: list[Path]) -> RawTable:
 
 def _parse_credit(paths: list[Path]) -> RawTable:
     try:
-        df = pd.read_excel(paths[0], header=1)
+        with warnings.catch_warnings():  # pandas deprecates its xlrd engine; .xls needs it
+            warnings.simplefilter("ignore")
+            df = pd.read_excel(paths[0], header=1, engine="xlrd")
     except ImportError as err:
         raise DataError("reading credit_default's .xls needs the xlrd package "
                         "(pip install 'xlrd>=2')") from err
