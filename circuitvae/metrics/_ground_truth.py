@@ -119,14 +119,26 @@ def _eval_mode(model: Any):
         module.train(was_training)
 
 
+def _float_dtype(model: Any) -> torch.dtype:
+    """The dtype of the model's first floating parameter (float32 when it has none)."""
+    module = model if isinstance(model, nn.Module) else getattr(model, "module", None)
+    if isinstance(module, nn.Module):
+        for p in module.parameters():
+            if p.is_floating_point():
+                return p.dtype
+    return torch.float32
+
+
 def encode_means(model: Any, x: Any, *, batch_size: int = 512) -> np.ndarray:
     """Encoder means ``mu(x)`` as a float64 numpy ``(N, d)`` array.
 
     Runs in eval mode (restored afterwards) under ``torch.inference_mode``; inputs are checked
-    with :func:`circuitvae.protocol.check_input`.
+    with :func:`circuitvae.protocol.check_input` and cast to the model's floating dtype (a
+    ground-truth dataset may hand over float64 or integer observations).
     """
     check_vae(model)
     t = check_input(model, x, name="observations")
+    t = t.to(_float_dtype(model))
     chunks = []
     with _eval_mode(model), torch.inference_mode():
         for part in t.split(int(batch_size)):

@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from ..protocol import CircuitVAEError, DatasetLike, Feature, column_groups, resolve_inputs
+from ..protocol import (
+    CircuitVAEError,
+    ColumnGroups,
+    DatasetLike,
+    Feature,
+    column_groups,
+    resolve_inputs,
+)
 from ._ground_truth import encode_means
 from ._importance import (
     SKLEARN_VERSION,
@@ -49,18 +56,22 @@ class FGDResult:
     sklearn_version: str = SKLEARN_VERSION
 
 
+def _partition(groups: Mapping[str, Sequence[int]], n_features: int) -> ColumnGroups:
+    try:
+        return column_groups(groups, n_features)
+    except CircuitVAEError as err:
+        msg = str(err).replace("columns", "features").replace("column", "feature")
+        raise CircuitVAEError(
+            f"feature groups must partition the {n_features} features: {msg}"
+        ) from None
+
+
 def group_importance(
     feature_importance: np.ndarray, groups: Mapping[str, Sequence[int]]
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """``R^G[:, g] = sum_{f in g} R[:, f]``; ``groups`` must partition the F features."""
     r = np.asarray(feature_importance, dtype=np.float64)
-    try:
-        cg = column_groups(groups, r.shape[1])
-    except CircuitVAEError as err:
-        msg = str(err).replace("columns", "features").replace("column", "feature")
-        raise CircuitVAEError(
-            f"feature groups must partition the {r.shape[1]} features: {msg}"
-        ) from None
+    cg = _partition(groups, r.shape[1])
     out = np.stack([r[:, list(cols)].sum(axis=1) for cols in cg.columns], axis=1)
     return out, cg.names
 
@@ -102,6 +113,8 @@ def fgd_from_features(
     if cat:
         check_classes(t[:, cat], "categorical feature targets")
     check_not_constant(t, "features", names)
+    if len(_partition(groups, t.shape[1])) < 2:
+        raise CircuitVAEError("FGD needs at least 2 feature groups (entropy base G)")
     fit = gbt_importance(c, t, kinds, seed=seed, n_estimators=n_estimators, estimator=estimator)
     r_groups, group_names = group_importance(fit.importance, groups)
     d_score, c_score = dci_from_importance(r_groups)
