@@ -1,0 +1,93 @@
+"""The trainer: losses fall, seeds reproduce bit for bit, history, validation, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from circuitvae.zoo import build, train
+
+from circuitvae.protocol import CircuitVAEError, Split
+
+ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae")
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_loss_falls_for_each_architecture(name, tiny, features, tabular):
+    model = build(name, input_shape=(6,), features=features, seed=0, **tiny(name))
+    model = train(model, tabular, seed=42, max_epochs=12, batch_size=32, verbose=False)
+    assert not model.training
+    hist = model.history
+    assert [row["epoch"] for row in hist] == list(range(1, len(hist) + 1))
+    first, last = hist[0]["train_recon"], min(row["train_recon"] for row in hist[-3:])
+    assert last < first
+    assert hist[-1]["val_recon"] < hist[0]["val_recon"]
+    keys = {"train_loss", "train_recon", "val_loss", "lr", "seconds"}
+    assert keys <= set(hist[0])
+    if name == "factor_vae":
+        assert {"train_tc", "train_disc"} <= set(hist[0])
+    if name == "vq_vae":
+        assert {"train_vq_codebook", "train_vq_commitment"} <= set(hist[0])
+
+
+def test_conv_model_trains_a_step(tiny, images):
+    model = build("beta_vae", input_shape=(1, 64, 64), seed=0, **tiny("beta_vae", "conv"))
+    before = [p.detach().clone() for p in model.parameters()]
+    model = train(model, images, seed=1, max_epochs=2, batch_size=4, val_fraction=0.25,
+                  verbose=False)
+    assert len(model.history) == 2
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("name", ["vae", "factor_vae"])
+def test_same_seed_gives_bit_identical_weights(name, tiny, tabular):
+    def run(seed: int) -> dict:
+        model = build(name, input_shape=(6,), seed=0, **tiny(name))
+        return train(model, tabular, seed=seed, max_epochs=3, batch_size=64,
+                     verbose=False).state_dict()
+
+    a, b, c = run(42), run(42), run(123)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_dataset_and_split_inputs_and_validation_fraction(tiny, features, tabular):
+    class DS:
+        name = "toy"
+        train = Split(tabular)
+        test = Split(tabular[:8])
+        features = None
+
+    model = build("vae", dataset=DS(), seed=0, **tiny("vae"))
+    model = train(model, DS(), seed=5, max_epochs=2, val_fraction=0.25, verbose=False)
+    from_split = build("vae", dataset=DS(), seed=0, **tiny("vae"))
+    from_split = train(from_split, Split(tabular), seed=5, max_epochs=2, val_fraction=0.25,
+                       verbose=False)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, from_split.state_dict()[k])
+    no_val = train(build("vae", input_shape=(6,), seed=0, **tiny("vae")), tabular.numpy(),
+                   max_epochs=2, val_fraction=0.0, verbose=False)
+    assert "val_loss" not in no_val.history[0]
+    assert no_val.training_record["config"]["val_fraction"] == 0.0
+
+
+def test_early_stopping_stops_and_restores_best(tiny, tabular):
+    model = build("vae", input_shape=(6,), seed=0, **tiny("vae"))
+    model = train(model, tabular, seed=0, max_epochs=50, lr=0.0, patience=2,
+                  plateau_patience=100, verbose=False)
+    assert len(model.history) == 3  # epoch 1 is best; two epochs without improvement
+
+
+def test_trainer_errors(tiny, tabular):
+    model = build("vae", input_shape=(6,), seed=0, **tiny("vae"))
+    with pytest.raises(CircuitVAEError, match="expects \\(6,\\)"):
+        train(model, tabular[:, :4], verbose=False)
+    with pytest.raises(CircuitVAEError, match="unknown training option\\(s\\) epochs"):
+        train(model, tabular, epochs=3)
+    bad = tabular.clone()
+    bad[3, 1] = float("nan")
+    with pytest.raises(CircuitVAEError, match="NaN"):
+        train(model, bad, verbose=False)
+    with pytest.raises(CircuitVAEError, match="val_fraction must be in"):
+        train(model, tabular, val_fraction=1.0)
+    with pytest.raises(CircuitVAEError, match="trains zoo models"):
+        train(torch.nn.Linear(2, 2), tabular)
