@@ -29,7 +29,7 @@ def factor_bases(sizes: Sequence[int]) -> np.ndarray:
     return np.prod(sizes) // np.cumprod(sizes)
 
 
-def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+def _rng(rng: np.random.Generator | int) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
@@ -120,7 +120,7 @@ class ImageDataset:
     def factors_of_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.factors_of_index(rows) if self._present is None else self._present[rows]
 
-    def sample_factors(self, n: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    def sample_factors(self, n: int, rng: np.random.Generator | int) -> np.ndarray:
         """``n`` factor rows: independent uniform classes on a full grid; rows of the factor
         table (its empirical distribution) when the data does not cover the grid."""
         rng = _rng(rng)
@@ -129,12 +129,13 @@ class ImageDataset:
         return np.stack([rng.integers(0, s, size=n) for s in self.factor_sizes], axis=1)
 
     def sample_observations_from_factors(
-        self, factors: Any, rng: np.random.Generator | int | None = None
+        self, factors: Any, rng: np.random.Generator | int = 0
     ) -> Tensor:
-        """float32 images ``(n, C, 64, 64)`` in [0, 1] for the given factor classes."""
+        """float32 images ``(n, C, 64, 64)`` in [0, 1] for the given factor classes (``rng``
+        only picks among several images with the same factors, as in CelebA)."""
         return self.images(self._rows_of(self.check_factors(factors), _rng(rng)))
 
-    def sample(self, n: int, rng: np.random.Generator | int | None = None):
+    def sample(self, n: int, rng: np.random.Generator | int):
         """``(factors, images)`` for ``n`` random factor rows."""
         rng = _rng(rng)
         f = self.sample_factors(n, rng)
