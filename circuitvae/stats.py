@@ -292,9 +292,10 @@ def summary_ci(rows: pd.DataFrame, metrics: Sequence[str], by: Sequence[str] = (
         if m not in rows.columns:
             continue
         vals = pd.to_numeric(rows[m], errors="coerce")
-        for key, idx in rows.groupby(list(by), sort=True).groups.items():
+        for key, g in rows.groupby(list(by), sort=True):
             key = key if isinstance(key, tuple) else (key,)
-            ci = bootstrap_ci(vals.loc[idx].to_numpy(float), confidence=confidence, seed=seed)
+            ci = bootstrap_ci(vals.loc[g.index].to_numpy(float), confidence=confidence,
+                              seed=seed)
             recs.append({**dict(zip(by, key, strict=True)), "metric": m, "n": ci.n,
                          "mean": ci.estimate, "low": ci.low, "high": ci.high})
     return pd.DataFrame.from_records(recs, columns=[*by, "metric", "n", "mean", "low", "high"])

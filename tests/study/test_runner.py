@@ -54,7 +54,34 @@ def test_failed_run_is_recorded_and_the_study_goes_on(tmp_path, tiny_grid, task)
                                               "pending": 0, "total": 4}
 
 
-def test_killed_study_resumes_without_duplicates(tmp_path, tiny_grid, task):
+def test_interrupted_study_resumes_without_duplicates(tmp_path, tiny_grid, task):
+    # the study is interrupted (Ctrl-C) during its third run
+    n = []
+
+    def interrupted(spec):
+        n.append(spec.run_id)
+        if len(n) == 3:
+            raise KeyboardInterrupt
+        return task(spec)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_study(tiny_grid, tmp_path, task=interrupted, progress=False)
+    store = ResultStore(tmp_path)
+    assert sorted(store.read_rows()) == sorted(n[:2])
+    calls = []
+
+    def counting(spec):
+        calls.append(spec.run_id)
+        return task(spec)
+
+    s = run_study(tiny_grid, tmp_path, task=counting, progress=False)
+    assert s.already_done == 2
+    assert sorted(calls) == sorted(set(tiny_grid_ids(tiny_grid)) - set(n[:2]))
+    files = sorted(p.name for p in store.rows_dir.iterdir())
+    assert files == sorted(f"{rid}.json" for rid in tiny_grid_ids(tiny_grid))
+
+
+def test_killed_process_resumes_without_duplicates(tmp_path, tiny_grid, task):
     # a child process runs the study and dies hard (os._exit) during its third run
     script = textwrap.dedent(f"""
         import os
@@ -73,16 +100,14 @@ def test_killed_study_resumes_without_duplicates(tmp_path, tiny_grid, task):
     assert proc.returncode == 3, proc.stderr.decode()
     store = ResultStore(tmp_path)
     assert len(store.read_rows()) == 2
-    calls = []
-
-    def counting(spec):
-        calls.append(spec.run_id)
-        return task(spec)
-
-    s = run_study(tiny_grid, tmp_path, task=counting, progress=False)
-    assert s.already_done == 2 and len(calls) == 2
+    s = run_study(tiny_grid, tmp_path, task=task, progress=False)
+    assert s.already_done == 2 and s.ran == 2
     files = sorted(p.name for p in store.rows_dir.iterdir())
-    assert files == sorted(f"{r.run_id}.json" for r in tiny_grid.runs())
+    assert files == sorted(f"{rid}.json" for rid in tiny_grid_ids(tiny_grid))
+
+
+def tiny_grid_ids(grid):
+    return [r.run_id for r in grid.runs()]
 
 
 def test_worker_processes(tmp_path, tiny_grid, monkeypatch):
