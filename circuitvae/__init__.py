@@ -47,6 +47,19 @@ from .metrics import (  # noqa: E402
     reconstruction,
     specificity,
 )
+from .metrics._ground_truth import representation_function  # noqa: E402
+from .metrics.beta_vae_score import BetaVAEResult, beta_vae_score  # noqa: E402
+from .metrics.dci import DCIResult, dci, dci_from_importance  # noqa: E402
+from .metrics.factor_vae_score import FactorVAEResult, factor_vae_score  # noqa: E402
+from .metrics.fgd import FGDResult, fgd, fgd_from_features  # noqa: E402
+from .metrics.mig import MIGResult, mig  # noqa: E402
+from .metrics.ridgeway import (  # noqa: E402
+    ModularityExplicitnessResult,
+    RidgewayModularityResult,
+    modularity_explicitness,
+    ridgeway_modularity,
+)
+from .metrics.sap import SAPResult, sap  # noqa: E402
 
 __all__ = [
     "Cache",
@@ -86,4 +99,23 @@ __all__ = [
     "reconstruction",
     "sigma_eff",
     "specificity",
+    "BetaVAEResult",
+    "DCIResult",
+    "FGDResult",
+    "FactorVAEResult",
+    "MIGResult",
+    "ModularityExplicitnessResult",
+    "RidgewayModularityResult",
+    "SAPResult",
+    "beta_vae_score",
+    "dci",
+    "dci_from_importance",
+    "factor_vae_score",
+    "fgd",
+    "fgd_from_features",
+    "mig",
+    "modularity_explicitness",
+    "representation_function",
+    "ridgeway_modularity",
+    "sap",
 ]
