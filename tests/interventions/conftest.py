@@ -259,3 +259,23 @@ def tabular():
 def xpair():
     gen = torch.Generator().manual_seed(7)
     return torch.randn(10, 6, generator=gen), torch.randn(10, 6, generator=gen)
+
+
+@pytest.fixture
+def conv_vae():
+    return ConvVAE()
+
+
+@pytest.fixture
+def fake_images():
+    return FakeImages()
+
+
+@pytest.fixture
+def vq():
+    return TinyVQ()
+
+
+@pytest.fixture
+def circuit_models():
+    return CircuitVAE(planted=True), CircuitVAE(planted=False)
