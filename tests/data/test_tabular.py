@@ -280,3 +280,15 @@ def test_load_dataset_rejects_unknown_names_and_options(tmp_path):
         load_dataset("mnist")
     with pytest.raises(CircuitVAEError, match=r"does not take option\(s\) \['variant'\]"):
         load_dataset("adult", root=tmp_path, variant="toy")
+
+
+@pytest.mark.parametrize(("name", "positives", "total"), [
+    ("bank_marketing", 5289, 45211), ("german_credit", 300, 1000),
+    ("credit_default", 6636, 30000),
+])
+def test_real_label_balance_and_stratification(real_data, name, positives, total):
+    d = load_dataset(name, download=False)
+    assert len(d.train) + len(d.test) == total and len(d.test) == round(0.2 * total)
+    assert int(d.train.y.sum()) + int(d.test.y.sum()) == positives
+    assert abs(d.test.y.mean() - positives / total) < 1 / len(d.test)
+    assert d.provenance["unseen_test_categories"] == 0
