@@ -288,7 +288,7 @@ def test_load_dataset_rejects_unknown_names_and_options(tmp_path):
 ])
 def test_real_label_balance_and_stratification(real_data, name, positives, total):
     d = load_dataset(name, download=False)
-    assert len(d.train) + len(d.test) == total and len(d.test) == round(0.2 * total)
+    assert len(d.train) + len(d.test) == total and len(d.test) == -(-total // 5)  # ceil(0.2 n)
     assert int(d.train.y.sum()) + int(d.test.y.sum()) == positives
     assert abs(d.test.y.mean() - positives / total) < 1 / len(d.test)
     assert d.provenance["unseen_test_categories"] == 0
