@@ -66,7 +66,7 @@ def code_swap(
             f"{type(model).__name__} has a continuous posterior; code swaps need a "
             "DiscretePosterior (a vector-quantized model). Use circuitvae.ces instead"
         )
-    codes, codebook = post.codes, post.codebook
+    codes, codebook = post.codes, post.codebook.detach()
     n_rows, n_pos = codes.shape
     k = codebook.shape[0]
     rng = np.random.default_rng(seed)

@@ -1,0 +1,65 @@
+"""analyze(): one tidy row, equal to the standalone metrics, NaN where a metric does not apply."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import circuitvae as cv
+from circuitvae.metrics import METRIC_COLUMNS
+
+
+def test_tabular_row_matches_standalone_metrics(circuit_models, tabular):
+    model = circuit_models[0]
+    df = cv.analyze(model, tabular, n=40, seed=2, k=5, fgd_n_estimators=5)
+    assert df.shape[0] == 1
+    assert list(df.columns[: len(METRIC_COLUMNS)]) == list(METRIC_COLUMNS)
+    row = df.iloc[0]
+    kw = {"n": 40, "seed": 2, "k": 5}
+    assert row.ces_calibrated == pytest.approx(cv.ces(model, tabular, **kw).value, rel=1e-9)
+    assert row.ces_fixed == pytest.approx(
+        cv.ces(model, tabular, calibrated=False, **kw).value, rel=1e-9)
+    assert row.specificity == pytest.approx(cv.specificity(model, tabular, **kw).value)
+    assert row.modularity == pytest.approx(cv.modularity(model, tabular, n=40, seed=2).value)
+    assert row.modularity_random == pytest.approx(
+        cv.modularity(model, tabular, "random", n=40, seed=2).value)
+    assert row.modularity_latent == pytest.approx(
+        cv.modularity(model, tabular, level="latent", **kw).value)
+    assert row.modularity_ridgeway == pytest.approx(1.0)
+    assert row.mse == pytest.approx(cv.reconstruction(model, tabular, n=40, seed=2).value)
+    assert np.isfinite(row.auc) and np.isfinite(row.fgd)
+    assert (row.n, row.seed, row.k, row.scale) == (40, 2, 5, "means")
+    # not applicable here: factor scores, VQ swaps, categorical MSE
+    for col in ("dci_disentanglement", "mig", "factor_vae_score", "vq_ces_swap",
+                "mse_categorical"):
+        assert np.isnan(row[col])
+    assert "correlation" in row.skipped  # the fake dataset offers no correlation grouping
+
+
+def test_image_row_has_factor_scores(conv_vae, fake_images):
+    df = cv.analyze(conv_vae, fake_images, n=30, k=3, n_score_train=60, n_score_eval=30)
+    row = df.iloc[0]
+    for col in ("ces_calibrated", "specificity", "modularity", "dci_disentanglement", "mig",
+                "sap", "factor_vae_score", "beta_vae_score", "mse", "auc"):
+        assert np.isfinite(row[col]), (col, row.skipped)
+    assert np.isnan(row.fgd) and np.isnan(row.modularity_random)
+
+
+def test_vq_row_reports_code_swaps_beside_the_continuous_sweep(vq):
+    data = torch.randn(20, 6, generator=torch.Generator().manual_seed(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the continuous sweep on z_e is deliberate here
+        df = cv.analyze(vq, data, n=20, k=3)
+    row = df.iloc[0]
+    assert row.discrete and np.isfinite(row.vq_ces_swap) and np.isfinite(row.ces_calibrated)
+    assert row.vq_ces_swap == pytest.approx(cv.code_swap(vq, data, n=20).ces)
+
+
+def test_plain_tensor_and_strict_mode(mlp):
+    x = torch.randn(15, 6, generator=torch.Generator().manual_seed(0))
+    df = cv.analyze(mlp, x, n=15, k=3)
+    assert np.isfinite(df.iloc[0].ces_calibrated) and np.isnan(df.iloc[0].auc)
+    assert "auc" in df.iloc[0].skipped
+    with pytest.raises(cv.CircuitVAEError):
+        cv.analyze(mlp, x, n=15, k=3, strict=True)
