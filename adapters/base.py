@@ -112,6 +112,7 @@ class WrappedVAE(nn.Module):
         self.hook_mu = nn.Identity()
         self.hook_logvar = nn.Identity()
         self.hook_z = nn.Identity()
+        self._site_modules: dict[str, nn.Module] | None = None
         self._encode_fn = encode_fn
         self._decode_fn = decode_fn
         self._scale = scale
@@ -133,9 +134,12 @@ class WrappedVAE(nn.Module):
         return self.decode(self.encode(x).mean)
 
     def site_modules(self) -> dict[str, nn.Module]:
-        named = {n: m for n, m in self.model.named_modules() if n}
-        return {**named, "hook_mu": self.hook_mu, "hook_logvar": self.hook_logvar,
-                "hook_z": self.hook_z}
+        """The user's module names plus the three latent hooks."""
+        if self._site_modules is None:
+            named = {n: m for n, m in self.model.named_modules() if n}
+            self._site_modules = {**named, "hook_mu": self.hook_mu,
+                                  "hook_logvar": self.hook_logvar, "hook_z": self.hook_z}
+        return self._site_modules
 
     def _infer_latent_dim(self) -> int:
         for attr in ("latent_dim", "z_dim", "zdim", "latent_size", "n_latent"):

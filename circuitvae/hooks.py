@@ -42,7 +42,7 @@ from .protocol import (
     check_input,
     check_vae,
     encode,
-    model_device,
+    model_placement,
     root_module,
 )
 
@@ -155,6 +155,11 @@ def sites(model: Any, example: Tensor | None = None, *, part: str | None = None)
 
 def resolve_site(model: Any, name: str) -> nn.Module:
     """The module behind a site name; an unknown name lists the valid ones."""
+    if not callable(getattr(model, "site_modules", None)) and name:
+        try:  # the common case, without walking the whole module tree
+            return root_module(model).get_submodule(name)
+        except AttributeError:
+            pass
     modules = site_modules(model)
     if name not in modules:
         try:
@@ -383,7 +388,8 @@ def check_latent(model: Any, z: Any) -> Tensor:
             f"latent batch has shape {tuple(t.shape)}; {type(model).__name__} decodes "
             f"(N, {model.latent_dim})"
         )
-    return t.to(model_device(model))
+    device, dtype = model_placement(model)
+    return t.to(device=device, dtype=dtype)
 
 
 def _call(model: Any, x: Tensor, method: Method) -> Any:

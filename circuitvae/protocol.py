@@ -214,10 +214,19 @@ def root_module(model: Any) -> nn.Module:
 
 def model_device(model: Any) -> torch.device:
     """The device of the model's first parameter or buffer (CPU for a parameterless model)."""
+    return model_placement(model)[0]
+
+
+def model_placement(model: Any) -> tuple[torch.device, torch.dtype]:
+    """Device and floating dtype of the model's first parameter or buffer (CPU, float32 if none)."""
     module = root_module(model)
-    for tensor in (*module.parameters(), *module.buffers()):
-        return tensor.device
-    return torch.device("cpu")
+    tensor = next(module.parameters(), None)
+    if tensor is None:
+        tensor = next(module.buffers(), None)
+    if tensor is None:
+        return torch.device("cpu"), torch.float32
+    dtype = tensor.dtype if tensor.is_floating_point() else torch.float32
+    return tensor.device, dtype
 
 
 def as_tensor(x: Any, *, name: str = "x") -> Tensor:
@@ -237,8 +246,8 @@ def as_tensor(x: Any, *, name: str = "x") -> Tensor:
         t = t.float()
     if t.ndim == 0 or t.shape[0] == 0:
         raise CircuitVAEError(f"{name} is empty (shape {tuple(t.shape)}); need at least one row")
-    bad = ~torch.isfinite(t)
-    if bad.any():
+    if not bool(torch.isfinite(t).all()):
+        bad = ~torch.isfinite(t)
         rows = bad.reshape(t.shape[0], -1).any(dim=1).nonzero().flatten()
         kind = "NaN" if torch.isnan(t).any() else "Inf"
         raise CircuitVAEError(
@@ -260,7 +269,8 @@ def check_input(model: Any, x: Any, *, name: str = "x") -> Tensor:
             f"{name} has shape {tuple(t.shape)}, but {type(model).__name__} expects "
             f"(N, {', '.join(map(str, shape))})"
         )
-    return t.to(model_device(model))
+    device, dtype = model_placement(model)
+    return t.to(device=device, dtype=dtype)
 
 
 def encode(model: Any, x: Tensor) -> Posterior:

@@ -69,3 +69,11 @@ def test_unknown_backend_and_method(tiny, batch):
         cv.run(tiny, x, backend="jax")
     with pytest.raises(cv.CircuitVAEError, match="unknown method 'sample'"):
         cv.run(tiny, x, method="sample")
+
+
+def test_float64_and_integer_inputs_are_cast_to_the_model_dtype(tiny):
+    x = np.random.default_rng(0).normal(size=(3, 6))
+    out64 = cv.run(tiny, x).output
+    assert out64.dtype == torch.float32
+    torch.testing.assert_close(out64, cv.run(tiny, torch.as_tensor(x, dtype=torch.float32)).output)
+    assert cv.run(tiny, np.ones((2, 6), dtype=np.int64)).output.dtype == torch.float32

@@ -1,0 +1,70 @@
+"""Timing and memory helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Best and median wall time of ``repeats`` calls, after ``warmup`` calls."""
+
+    best: float
+    median: float
+
+    def __str__(self) -> str:
+        return f"{self.best * 1e3:.3f} ms (median {self.median * 1e3:.3f} ms)"
+
+
+def timeit(fn: Callable[[], object], *, repeats: int = 20, warmup: int = 3) -> Timing:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        gc.disable()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        gc.enable()
+    times.sort()
+    return Timing(times[0], times[len(times) // 2])
+
+
+def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int = 30,
+                warmup: int = 3) -> dict[str, Timing]:
+    """Time several functions in alternating rounds, so drifting load hits them all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            gc.disable()
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+            gc.enable()
+    out = {}
+    for name, times in samples.items():
+        times.sort()
+        out[name] = Timing(times[0], times[len(times) // 2])
+    return out
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> str:
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"Python {platform.python_version()}")
