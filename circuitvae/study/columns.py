@@ -1,6 +1,7 @@
 """Names of the metric columns the study reads from a result row, in one place.
 
-The analysis (``circuitvae.analyze``) writes one column per metric; the statistics and the report
+The analysis (``circuitvae.analyze``, columns ``circuitvae.metrics.analyze.METRIC_COLUMNS``)
+writes one column per metric; the statistics and the report
 refer to metrics only through :data:`METRICS`, so renaming a column is one edit here.
 """
 
@@ -12,12 +13,12 @@ METRICS: dict[str, str] = {
     "ces_fixed": "ces_fixed",
     "specificity": "specificity",
     "modularity": "modularity",
-    "modularity_semantic": "modularity_semantic",
+    "modularity_semantic": "modularity",  # analyze(): "modularity" uses the semantic groups
     "modularity_random": "modularity_random",
     "fgd": "fgd",
     "mse": "mse",
     "auc": "auc",
-    "dci": "dci",
+    "dci": "dci_disentanglement",
     "mig": "mig",
     "sap": "sap",
 }

@@ -24,10 +24,12 @@ from ..protocol import CircuitVAEError
 PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         "quick": MappingProxyType(
-            {"epochs": 4, "patience": None, "n_train": 2000, "n_test": 500, "analysis_n": 300}
+            {"epochs": 4, "patience": None, "n_train": 2000, "n_test": 500, "analysis_n": 300,
+             "score_n_train": 1000, "score_n_eval": 500, "fgd_n_estimators": 20}
         ),
         "paper": MappingProxyType(
-            {"epochs": 100, "patience": 20, "n_train": None, "n_test": None, "analysis_n": 1000}
+            {"epochs": 100, "patience": 20, "n_train": None, "n_test": None, "analysis_n": 1000,
+             "score_n_train": 10000, "score_n_eval": 5000, "fgd_n_estimators": 100}
         ),
     }
 )

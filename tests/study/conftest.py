@@ -24,8 +24,8 @@ def fake_metrics(spec: RunSpec) -> dict[str, float]:
     return {
         "ces_calibrated": ces, "ces_fixed": 2 * ces, "specificity": spec_,
         "auc": 0.5 + 0.4 * spec_ + rng.normal(0, 0.02), "mse": 1.0 - 2 * ces + rng.normal(0, .01),
-        "modularity": mod, "modularity_semantic": mod + 0.02, "modularity_random": mod,
-        "fgd": rng.uniform(), "dci": 0.5 - ces + rng.normal(0, 0.01), "mig": rng.uniform(),
+        "modularity": mod + 0.02, "modularity_random": mod, "fgd": rng.uniform(),
+        "dci_disentanglement": 0.5 - ces + rng.normal(0, 0.01), "mig": rng.uniform(),
         "sap": rng.uniform(),
     }
 

@@ -1,0 +1,82 @@
+"""The default run function of a study: build, train and analyse one zoo model.
+
+This is the only study module that uses the zoo, and it imports it inside the function, so
+``import circuitvae`` and ``import circuitvae.study`` never import :mod:`circuitvae.zoo`.
+
+Settings read from :attr:`RunSpec.hparams` (the profile plus overrides, see
+:data:`circuitvae.study.grid.PROFILES`): ``epochs`` (max epochs), ``patience`` (early stopping;
+None = no early stopping within ``epochs``), ``n_train``/``n_test`` (seeded subsample, None = the
+loader's default), ``analysis_n`` (rows analysed), ``score_n_train``/``score_n_eval``
+(FactorVAE/BetaVAE score samples), ``fgd_n_estimators``, ``download`` (fetch missing UCI files,
+default True), ``data_root``, ``data_options`` (a dict of extra :func:`load_dataset` options,
+e.g. planted's ``n_factors``), ``model`` (a dict of architecture config overrides) and
+``analysis`` (a dict of extra :func:`circuitvae.analyze` keyword arguments).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from .runner import SkipRun
+
+
+def _config_dict(model: Any) -> dict[str, Any]:
+    cfg = getattr(model, "config", None)
+    if dataclasses.is_dataclass(cfg):
+        return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "features"}
+    return {}
+
+
+def train_and_analyze(spec: Any) -> dict[str, Any]:
+    """Load the dataset, build and train ``spec.architecture`` with ``spec.seed``, run
+    :func:`circuitvae.analyze`; return ``{"metrics", "config", "provenance", "analysis"}``.
+
+    A dataset whose files are absent raises :class:`SkipRun` (the run is stored as skipped with
+    the loader's message, which names the files and where they were looked for).
+    """
+    from ..metrics.analyze import METRIC_COLUMNS, analyze
+    from ..zoo import build, train
+    from ..zoo.data import MissingDataError, load_dataset
+
+    hp = dict(spec.hparams)
+    t0 = time.perf_counter()
+    try:
+        data = load_dataset(spec.dataset, hp.get("data_root"), hp.get("download", True),
+                            seed=spec.seed, n_train=hp.get("n_train"), n_test=hp.get("n_test"),
+                            **dict(hp.get("data_options") or {}))
+    except MissingDataError as e:
+        raise SkipRun(str(e)) from e
+    t_data = time.perf_counter()
+
+    model = build(spec.architecture, dataset=data, seed=spec.seed, **dict(hp.get("model") or {}))
+    train_kw: dict[str, Any] = {"seed": spec.seed, "max_epochs": int(hp["epochs"])}
+    if hp.get("patience") is not None:
+        train_kw["patience"] = int(hp["patience"])
+    if hp.get("batch_size") is not None:
+        train_kw["batch_size"] = int(hp["batch_size"])
+    model = train(model, data, verbose=False, **train_kw)
+    t_train = time.perf_counter()
+
+    row = analyze(model, data, n=int(hp.get("analysis_n", 1000)), seed=spec.seed,
+                  n_score_train=int(hp.get("score_n_train", 10000)),
+                  n_score_eval=int(hp.get("score_n_eval", 5000)),
+                  fgd_n_estimators=int(hp.get("fgd_n_estimators", 100)),
+                  **dict(hp.get("analysis") or {}))
+    t_analyze = time.perf_counter()
+    values = row.iloc[0].to_dict()
+    metrics = {c: values.pop(c) for c in METRIC_COLUMNS if c in values}
+    record = getattr(model, "training_record", {}) or {}
+    return {
+        "metrics": metrics,
+        "analysis": values,
+        "config": {"model": _config_dict(model), "training": record.get("config", {}),
+                   "epochs_run": record.get("epochs_run"),
+                   "best_monitored_loss": record.get("best_monitored_loss")},
+        "provenance": {"dataset": spec.dataset,
+                       "data": getattr(data, "provenance", None),
+                       "n_train": int(len(data.train.x)), "n_test": int(len(data.test.x))},
+        "phases_s": {"data": t_data - t0, "train": t_train - t_data,
+                     "analyze": t_analyze - t_train},
+    }
