@@ -14,7 +14,7 @@ ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae")
 @pytest.mark.parametrize("name", ARCHS)
 def test_loss_falls_for_each_architecture(name, tiny, features, tabular):
     model = build(name, input_shape=(6,), features=features, seed=0, **tiny(name))
-    model = train(model, tabular, seed=42, max_epochs=12, batch_size=32, verbose=False)
+    model = train(model, tabular, seed=42, max_epochs=8, batch_size=32, lr=5e-3, verbose=False)
     assert not model.training
     hist = model.history
     assert [row["epoch"] for row in hist] == list(range(1, len(hist) + 1))

@@ -45,6 +45,9 @@ class ZooModel(nn.Module):
     latent_sites: ClassVar[tuple[str, ...]] = ("hook_mu", "hook_logvar", "hook_z")
     architecture: ClassVar[str] = ""
     config_class: ClassVar[type[VAEConfig]] = VAEConfig
+    #: per-epoch records and trainer settings, set by ``circuitvae.zoo.train`` / ``load``
+    history: list[dict[str, float]] | None = None
+    training_record: dict[str, Any] | None = None
 
     def __init__(self, config: VAEConfig | None = None, **overrides: Any) -> None:
         super().__init__()
