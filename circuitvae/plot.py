@@ -6,18 +6,14 @@ displays it. Inputs are plain numpy arrays, dicts and DataFrames; the result obj
 circuitvae are accepted too, read by attribute (``.effects``, ``.per_latent``, ``.per_layer``,
 ``.contributions``, ``.sites``...), so any object with those attributes works.
 
-=========================  =====================================================================
-function                   shows
-=========================  =====================================================================
-:func:`traversal_grid`     decoded images along each latent, a (d x K) grid (images)
-:func:`traversal_curves`   output columns vs offset, one panel per latent (tabular)
-:func:`ces_heatmap`        output change per latent x feature group (or x sweep offset)
-:func:`specificity_heatmap`  each latent's share of effect per group, with its specificity
-:func:`modularity_per_layer`  circuit modularity per layer (one bar series per result)
-:func:`mediation_per_layer`   proportion mediated per layer (and TE / NIE / NDE norms)
-:func:`path_contributions`    path-patching contribution of each layer (norm and share)
-:func:`comparison_table`   pairwise architecture tests with Holm-Sidak significance marks
-=========================  =====================================================================
+* :func:`traversal_grid`: decoded images along each latent, a (d x K) grid (images);
+* :func:`traversal_curves`: output columns vs offset, one panel per latent (tabular);
+* :func:`ces_heatmap`: output change per latent x feature group (or x sweep offset);
+* :func:`specificity_heatmap`: each latent's share of effect per group, with its specificity;
+* :func:`modularity_per_layer`: circuit modularity per layer (one bar series per result);
+* :func:`mediation_per_layer`: proportion mediated per layer (and TE / NIE / NDE norms);
+* :func:`path_contributions`: path-patching contribution of each layer (norm and share);
+* :func:`comparison_table`: pairwise architecture tests with Holm-Sidak significance marks.
 
 matplotlib is imported inside the functions, so ``import circuitvae`` never needs it.
 """

@@ -1,4 +1,6 @@
-"""A griffe extension so mkdocstrings finds circuitvae.zoo and circuitvae.adapters.
+"""Griffe extensions for the docs: find circuitvae.zoo / circuitvae.adapters; render reST roles.
+
+PackageDirs: so mkdocstrings finds circuitvae.zoo and circuitvae.adapters.
 
 pyproject.toml ships the repo-root folders ``zoo/`` and ``adapters/`` as the import packages
 ``circuitvae.zoo`` and ``circuitvae.adapters`` (a setuptools ``package-dir`` mapping). Griffe
@@ -8,12 +10,13 @@ and attaches it at its dotted name. Configure it in mkdocs.yml with the mapping,
 relative to the repository root::
 
     extensions:
-      - docs/_griffe/package_dirs.py:PackageDirs:
+      - docs/_griffe/extensions.py:PackageDirs:
           packages: {circuitvae.zoo: zoo, circuitvae.adapters: adapters}
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +51,26 @@ class PackageDirs(griffe.Extension):
             parent.set_member(name, module)
             loader.expand_exports(module)
             loader.expand_wildcards(module, external=False)
+
+
+ROLE = re.compile(r":(?:py:)?(?:func|meth|class|mod|attr|obj|data|exc|const|math|ref):`~?([^`]+)`")
+LITERAL_BLOCK = re.compile(r"(\S)::[ \t]*$", re.MULTILINE)
+
+
+class RstRoles(griffe.Extension):
+    """Render the reST bits of the project's docstrings as markdown.
+
+    ``:func:`name``` becomes ``name`` in code font, and a paragraph ending in ``::`` (a reST
+    literal block follows, indented, which markdown also reads as code) ends in ``:``.
+    """
+
+    def _clean(self, obj: griffe.Object) -> None:
+        if obj.docstring is not None:
+            text = ROLE.sub(r"`\1`", obj.docstring.value)
+            obj.docstring.value = LITERAL_BLOCK.sub(r"\1:", text)
+
+    def on_object(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        self._clean(obj)
+
+    def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        self._clean(pkg)
