@@ -91,3 +91,13 @@ def test_trainer_errors(tiny, tabular):
         train(model, tabular, val_fraction=1.0)
     with pytest.raises(CircuitVAEError, match="trains zoo models"):
         train(torch.nn.Linear(2, 2), tabular)
+
+
+def test_factor_vae_discriminator_has_its_own_optimizer(tiny, tabular):
+    model = build("factor_vae", input_shape=(6,), seed=0, **tiny("factor_vae"))
+    disc = {id(p) for p in model.discriminator.parameters()}
+    assert disc and not disc & {id(p) for p in model.vae_parameters()}
+    before = [p.detach().clone() for p in model.discriminator.parameters()]
+    train(model, tabular, max_epochs=1, batch_size=64, verbose=False)
+    after = list(model.discriminator.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))

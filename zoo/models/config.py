@@ -24,8 +24,8 @@ def normalize_features(
 ) -> FeatureSpec | None:
     """Features as plain dicts ``{"name", "kind", "columns"}``, checked to partition the columns.
 
-    A numeric feature must own exactly one column, a categorical one at least two (its one-hot
-    block); together they must cover columns ``0..n_columns-1`` exactly once.
+    A numeric feature must own exactly one column, a categorical one its one-hot block;
+    together they must cover columns ``0..n_columns-1`` exactly once.
     """
     if features is None:
         return None
@@ -53,11 +53,8 @@ def normalize_features(
             raise CircuitVAEError(
                 f"numeric feature {name!r} must own exactly one column, got {len(cols)}"
             )
-        if kind == "categorical" and len(cols) < 2:
-            raise CircuitVAEError(
-                f"categorical feature {name!r} must own a one-hot block of at least two "
-                f"columns, got {len(cols)}"
-            )
+        if kind == "categorical" and not cols:
+            raise CircuitVAEError(f"categorical feature {name!r} owns no columns")
         out.append({"name": str(name), "kind": kind, "columns": cols})
     names = [f["name"] for f in out]
     if len(set(names)) != len(names):
