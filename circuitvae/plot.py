@@ -140,11 +140,14 @@ def _decode_traversal(
 
 
 def _as_image(out: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray:
-    """One decoded row as an (H, W) or (H, W, 3|4) array in [0, 1]."""
+    """One decoded row as an (H, W) or (H, W, 3|4) array in [0, 1].
+
+    A 3-D row with 1, 3 or 4 leading channels is read as torch's (C, H, W), else as (H, W, C).
+    """
     if image_shape is not None:
         out = out.reshape(image_shape)
-    if out.ndim == 3 and out.shape[0] in (1, 3, 4) and out.shape[-1] not in (3, 4):
-        out = np.moveaxis(out, 0, -1)  # CHW -> HWC
+    if out.ndim == 3 and out.shape[0] in (1, 3, 4):
+        out = np.moveaxis(out, 0, -1)  # torch's (C, H, W) -> (H, W, C)
     if out.ndim == 3 and out.shape[-1] == 1:
         out = out[..., 0]
     if out.ndim not in (2, 3):

@@ -41,6 +41,12 @@ def image_vae():
 
 
 @pytest.fixture
+def rgb_vae():
+    torch.manual_seed(2)
+    return cv.wrap(TinyVAE(48, 2, (3, 4, 4)), input_shape=(3, 4, 4))
+
+
+@pytest.fixture
 def tabular_vae():
     torch.manual_seed(1)
     return cv.wrap(TinyVAE(5, 2, (5,)), input_shape=(5,))

@@ -53,6 +53,18 @@ def test_traversal_grid_offsets_and_latent_subset(image_vae, render):
         plot.traversal_grid(image_vae, x, latents=[0], values=np.zeros((2, 2)))
 
 
+def test_traversal_grid_shows_colour_images_channels_last(rgb_vae, render):
+    x = torch.rand(1, 3, 4, 4)
+    fig = plot.traversal_grid(rgb_vae, x, k=2, values=[0.0, 1.0], absolute=True)
+    render(fig, "rgb")
+    mu = cv.run(rgb_vae, x, method="encode").output.mean.numpy()
+    z = mu.copy()
+    z[0, 1] = 1.0
+    shown = fig.axes[3].images[0].get_array()  # latent 1, value 1.0
+    assert shown.shape == (4, 4, 3)
+    np.testing.assert_allclose(shown, np.moveaxis(_decode(rgb_vae, z)[0], 0, -1), atol=1e-6)
+
+
 def test_traversal_grid_refuses_tabular_outputs(tabular_vae):
     with pytest.raises(cv.CircuitVAEError, match="traversal_curves"):
         plot.traversal_grid(tabular_vae, torch.rand(2, 5))
