@@ -8,7 +8,7 @@ def test_real_task_tiny_study(tmp_path):
     grid = GridSpec("tabular", ("vae", "beta_vae"), ("planted",), (42, 123), "quick",
                     {"epochs": 1, "n_train": 200, "n_test": 60, "analysis_n": 40,
                      "score_n_train": 50, "score_n_eval": 20, "fgd_n_estimators": 3,
-                     "data_options": {"n_factors": 2}})
+                     "data_options": {"n_factors": 2, "factor_bins": 2}})
     s = run_study(grid, tmp_path, progress=False)  # the default task
     assert (s.ok, s.failed, s.skipped) == (4, 0, 0)
     rows = ResultStore(tmp_path).read_rows()
