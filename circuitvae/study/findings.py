@@ -63,11 +63,13 @@ def modularity_domain(rows: pd.DataFrame, pairs: pd.DataFrame) -> tuple[str, boo
                       and pd.to_numeric(rows[c], errors="coerce").notna().any())
     if not variants:
         raise _Missing("no modularity column")
+    if not {"tabular", "image"} <= set(rows["domain"].dropna()):
+        raise _Missing("needs runs on tabular and on image datasets")
     parts, verdict = [], None
     for c in variants:
         t = stats.group_test(rows, c, "domain", "tabular", "image", alternative="less")
         if t.n_a == 0 or t.n_b == 0:
-            parts.append(f"{c}: needs tabular and image runs")
+            parts.append(f"{c}: no values in one domain")
             continue
         parts.append(f"{c}: tabular/image = {_fmt(t.ratio)} ({_fmt(t.mean_a)} vs "
                      f"{_fmt(t.mean_b)}, {_p(t.p)})")

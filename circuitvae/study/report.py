@@ -169,7 +169,7 @@ def write_report(out: str | os.PathLike[str], *, study: str | None = None,
 
     md += ["## What could not be computed", ""]
     lines = [f"- metric `{c}`: no values in any finished run" for c in missing]
-    lines += [f"- finding '{f.claim}': {f.ours[len('not computable: '):]}"
+    lines += [f"- finding '{f.claim}': {f.ours.removeprefix('not computable: ')}"
               for f in found if f.status == "not computable"]
     md += (lines or ["Everything was computed."]) + [""]
 

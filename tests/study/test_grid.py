@@ -38,3 +38,15 @@ def test_bad_grids():
         GridSpec("x", ("my__vae",), ("adult",), (1,))
     with pytest.raises(CircuitVAEError, match="unknown study"):
         study_grid("audio")
+
+
+def test_study_machinery_does_not_import_the_zoo():
+    import subprocess
+    import sys
+
+    code = ("import sys, circuitvae, circuitvae.study, circuitvae.study.tasks, circuitvae.stats, "
+            "circuitvae.cli; print('circuitvae.zoo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
