@@ -9,6 +9,7 @@ circuitvae are accepted too, read by attribute (``.effects``, ``.per_latent``, `
 * :func:`traversal_grid`: decoded images along each latent, a (d x K) grid (images);
 * :func:`traversal_curves`: output columns vs offset, one panel per latent (tabular);
 * :func:`ces_heatmap`: output change per latent x feature group (or x sweep offset);
+* :func:`ces_per_latent`: CES per latent, e.g. calibrated vs fixed-range, with sigma_eff;
 * :func:`specificity_heatmap`: each latent's share of effect per group, with its specificity;
 * :func:`modularity_per_layer`: circuit modularity per layer (one bar series per result);
 * :func:`mediation_per_layer`: proportion mediated per layer (and TE / NIE / NDE norms);
@@ -294,6 +295,57 @@ def ces_heatmap(
     ax_total.set_xlabel("total" if _attr(effects, "per_offset") is None else "CES")
     ax_total.grid(axis="x", alpha=0.3)
     fig.suptitle(title or "causal effect per latent", fontsize=10)
+    return fig
+
+
+def ces_per_latent(
+    results: Any,
+    *,
+    log: bool = False,
+    title: str | None = None,
+) -> Figure:
+    """CES of each latent as bars, one series per result, with sigma_eff when known.
+
+    ``results`` is a mapping ``{label: result or (d,) array}`` (e.g. ``{"calibrated": cal,
+    "fixed": fixed}``) or one of them. A result is read by ``.per_latent``; the first with
+    ``.sigma_eff`` adds a panel of the effective scales, where Proposition 1 shows: fixed-range
+    CES overstates latent j about 1 / sigma_eff_j-fold. ``log=True`` uses a log scale.
+    """
+    series = dict(results) if isinstance(results, Mapping) else {"": results}
+    if not series:
+        raise CircuitVAEError("results is empty; give at least one CES result or array")
+    values = {}
+    for label, r in series.items():
+        v = np.asarray(_attr(r, "per_latent") if _attr(r, "per_latent") is not None else r,
+                       dtype=np.float64)
+        if v.ndim != 1 or v.size == 0:
+            raise CircuitVAEError(f"per-latent CES of {label!r} must be 1-D, got shape {v.shape}")
+        values[str(label)] = v
+    d = {v.size for v in values.values()}
+    if len(d) != 1:
+        raise CircuitVAEError(f"results have different numbers of latents: {sorted(d)}")
+    n = d.pop()
+    sigma = next((np.asarray(r.sigma_eff, dtype=np.float64) for r in series.values()
+                  if _attr(r, "sigma_eff") is not None), None)
+    x = np.arange(n)
+    fig = _figure((max(4.5, 0.5 * n * len(values) + 2.0), 5.4 if sigma is not None else 3.2))
+    axes = fig.subplots(2 if sigma is not None else 1, 1, squeeze=False, sharex=True)[:, 0]
+    width = 0.8 / len(values)
+    for i, (label, v) in enumerate(values.items()):
+        axes[0].bar(x + (i - (len(values) - 1) / 2) * width, v, width, label=label or None)
+    axes[0].set_ylabel("CES")
+    if log:
+        axes[0].set_yscale("log")
+    if len(values) > 1:
+        axes[0].legend(fontsize=7)
+    axes[0].grid(axis="y", alpha=0.3)
+    if sigma is not None:
+        axes[1].bar(x, sigma, color="tab:gray")
+        axes[1].set_ylabel("sigma_eff")
+        axes[1].grid(axis="y", alpha=0.3)
+    axes[-1].set_xticks(x, [f"z{j}" for j in range(n)], fontsize=8)
+    axes[-1].set_xlabel("latent")
+    axes[0].set_title(title or "causal effect strength per latent", fontsize=10)
     return fig
 
 
@@ -611,6 +663,7 @@ def _direction(row: Any) -> int:
 
 __all__ = [
     "ces_heatmap",
+    "ces_per_latent",
     "comparison_table",
     "mediation_per_layer",
     "modularity_per_layer",

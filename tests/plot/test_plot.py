@@ -113,6 +113,18 @@ def test_ces_heatmap_from_array_and_results(render):
         plot.ces_heatmap(np.zeros(3))
 
 
+def test_ces_per_latent_compares_results(render):
+    cal = SimpleNamespace(per_latent=np.array([0.5, 0.001]), sigma_eff=np.array([0.9, 0.02]))
+    fig = plot.ces_per_latent({"calibrated": cal, "fixed": np.array([0.6, 0.05])}, log=True)
+    render(fig, "ces_bars")
+    heights = sorted(p.get_height() for p in fig.axes[0].patches)
+    np.testing.assert_allclose(heights, [0.001, 0.05, 0.5, 0.6])
+    np.testing.assert_allclose([p.get_height() for p in fig.axes[1].patches], [0.9, 0.02])
+    assert fig.axes[0].get_yscale() == "log"
+    with pytest.raises(cv.CircuitVAEError, match=r"different numbers of latents: \[2, 3\]"):
+        plot.ces_per_latent({"a": np.ones(2), "b": np.ones(3)})
+
+
 def test_specificity_heatmap_computes_specificity_from_shares(render):
     effects = np.array([[2.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
     fig = plot.specificity_heatmap(effects)
