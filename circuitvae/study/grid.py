@@ -6,13 +6,14 @@ seeded, and named by its run id ``<architecture>__<dataset>__<seed>``.
 Profiles [our choice]:
 
 * ``quick``: few epochs on subsampled rows (``n_train`` 2000, ``n_test`` 500, 4 epochs, analysis
-  on 300 rows) so the 75-run tabular grid finishes on a 2-core CPU well under an hour;
+  on 300 rows, 64 for image datasets) for a fast smoke run of a whole grid on a CPU;
 * ``paper``: the papers' settings (up to 100 epochs with early stopping patience 20 [paper],
   the full data, analysis on 1000 rows).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,11 +26,14 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         "quick": MappingProxyType(
             {"epochs": 4, "patience": None, "n_train": 2000, "n_test": 500, "analysis_n": 300,
-             "score_n_train": 1000, "score_n_eval": 500, "fgd_n_estimators": 20}
+             "score_n_train": 1000, "score_n_eval": 500, "fgd_n_estimators": 20,
+             # image runs: a latent sweep decodes analysis_n x d x k images; keep it small
+             "image": {"analysis_n": 64, "score_n_train": 500, "score_n_eval": 200}}
         ),
         "paper": MappingProxyType(
             {"epochs": 100, "patience": 20, "n_train": None, "n_test": None, "analysis_n": 1000,
-             "score_n_train": 10000, "score_n_eval": 5000, "fgd_n_estimators": 100}
+             "score_n_train": 10000, "score_n_eval": 5000, "fgd_n_estimators": 100,
+             "image": {}}
         ),
     }
 )
@@ -95,8 +99,11 @@ class GridSpec:
             raise CircuitVAEError(f"names may not contain '__' or '/': {bad}")
 
     def settings(self) -> dict[str, Any]:
-        """The profile's settings with this grid's overrides applied."""
-        return {**PROFILES[self.profile], **dict(self.hparams)}
+        """The profile's settings with this grid's overrides applied (a fresh copy).
+
+    The ``image`` entry holds overrides applied to runs on image datasets.
+    """
+        return copy.deepcopy({**PROFILES[self.profile], **dict(self.hparams)})
 
     def runs(self) -> Iterator[RunSpec]:
         """Every run, datasets outermost (runs of one dataset are adjacent)."""

@@ -10,7 +10,8 @@ loader's default), ``analysis_n`` (rows analysed), ``score_n_train``/``score_n_e
 (FactorVAE/BetaVAE score samples), ``fgd_n_estimators``, ``download`` (fetch missing UCI files,
 default True), ``data_root``, ``data_options`` (a dict of extra :func:`load_dataset` options,
 e.g. planted's ``n_factors``), ``model`` (a dict of architecture config overrides) and
-``analysis`` (a dict of extra :func:`circuitvae.analyze` keyword arguments).
+``analysis`` (a dict of extra :func:`circuitvae.analyze` keyword arguments); ``image`` (a dict
+of the settings above that replace the others on image datasets).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import dataclasses
 import time
 from typing import Any
 
+from .columns import DOMAIN
 from .runner import SkipRun
 
 
@@ -27,6 +29,16 @@ def _config_dict(model: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(cfg):
         return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "features"}
     return {}
+
+
+def run_settings(spec: Any) -> dict[str, Any]:
+    """The settings of one run: ``spec.hparams`` with its ``image`` entry applied on image
+    datasets (and removed)."""
+    hp = dict(spec.hparams)
+    image_overrides = dict(hp.pop("image", None) or {})
+    if DOMAIN.get(spec.dataset) == "image":
+        hp.update(image_overrides)
+    return hp
 
 
 def train_and_analyze(spec: Any) -> dict[str, Any]:
@@ -39,8 +51,7 @@ def train_and_analyze(spec: Any) -> dict[str, Any]:
     from ..metrics.analyze import METRIC_COLUMNS, analyze
     from ..zoo import build, train
     from ..zoo.data import MissingDataError, load_dataset
-
-    hp = dict(spec.hparams)
+    hp = run_settings(spec)
     t0 = time.perf_counter()
     try:
         data = load_dataset(spec.dataset, hp.get("data_root"), hp.get("download", True),

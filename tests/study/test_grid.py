@@ -50,3 +50,13 @@ def test_study_machinery_does_not_import_the_zoo():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_image_settings_apply_to_image_datasets_only():
+    from circuitvae.study.tasks import run_settings
+
+    g = tabular_grid("quick")
+    by_dataset = {r.dataset: run_settings(r) for r in g.runs()}
+    assert by_dataset["adult"]["analysis_n"] == 300
+    assert by_dataset["dsprites"]["analysis_n"] == g.settings()["image"]["analysis_n"] < 300
+    assert "image" not in by_dataset["adult"] and "image" not in by_dataset["dsprites"]
