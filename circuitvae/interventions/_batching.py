@@ -19,22 +19,30 @@ from ..hooks import Site, run, site_table
 from ..protocol import CircuitVAEError, DiscretePosterior, Posterior, model_device
 
 #: Upper bound on rows per forward pass when ``max_batch_rows`` is not given.
-DEFAULT_MAX_ROWS = 65536
-#: When ``max_batch_rows=None`` a chunk holds at most this many output elements (rows * P).
-DEFAULT_MAX_ELEMENTS = 2**24
+DEFAULT_MAX_ROWS = 8192
+#: When ``max_batch_rows=None`` a chunk holds at most this many values of the widest site.
+DEFAULT_MAX_ELEMENTS = 2**25
 
 
-def chunk_rows(max_batch_rows: int | None, row_elements: int) -> int:
+def chunk_rows(max_batch_rows: int | None, model: Any, row_elements: int = 1) -> int:
     """Rows per forward pass: ``max_batch_rows`` or, when ``None``, an automatic size.
 
-    The automatic size is ``min(65536, 2**24 // row_elements)`` (at least 1), which keeps one
-    chunk's output under 64 MiB of float32 for any output size.
+    The automatic size is ``min(8192, 2**25 // widest)`` (at least 1), where ``widest`` is the
+    largest per-row size among the model's sites, its input/output and ``row_elements``: one
+    chunk's widest activation then stays under 128 MiB of float32. Models with large hidden
+    intermediates that are not sites (e.g. a vector quantizer's distance table) may need an
+    explicit, smaller ``max_batch_rows``.
     """
-    if max_batch_rows is None:
-        return max(1, min(DEFAULT_MAX_ROWS, DEFAULT_MAX_ELEMENTS // max(1, int(row_elements))))
-    if int(max_batch_rows) < 1:
-        raise CircuitVAEError(f"max_batch_rows must be >= 1, got {max_batch_rows}")
-    return int(max_batch_rows)
+    if max_batch_rows is not None:
+        if int(max_batch_rows) < 1:
+            raise CircuitVAEError(f"max_batch_rows must be >= 1, got {max_batch_rows}")
+        return int(max_batch_rows)
+    widest = max(int(row_elements), output_units(model, None))
+    try:
+        widest = max([widest, *(s.n_units for s in site_table(model))])
+    except CircuitVAEError:
+        pass
+    return max(1, min(DEFAULT_MAX_ROWS, DEFAULT_MAX_ELEMENTS // max(1, widest)))
 
 
 def chunks(total: int, size: int, *, verbose: bool = False, desc: str = "") -> Iterator[slice]:
@@ -46,7 +54,7 @@ def chunks(total: int, size: int, *, verbose: bool = False, desc: str = "") -> I
 
 def encode_all(model: Any, x: Tensor, *, max_batch_rows: int | None = None) -> Posterior:
     """The posterior of every row of ``x``, computed in chunks and concatenated."""
-    size = chunk_rows(max_batch_rows, int(np.prod(x.shape[1:])))
+    size = chunk_rows(max_batch_rows, model, int(np.prod(x.shape[1:])))
     parts = [run(model, x[s], method="encode").output for s in chunks(x.shape[0], size)]
     mean = torch.cat([p.mean for p in parts])
     logvar = None if parts[0].logvar is None else torch.cat([p.logvar for p in parts])
@@ -62,7 +70,7 @@ def decode_all(
     """``decode(z)`` in chunks; returns the output and the captured sites, concatenated."""
     outs: list[Tensor] = []
     caches: dict[str, list[Tensor]] = {name: [] for name in capture}
-    size = chunk_rows(max_batch_rows, output_units(model, None))
+    size = chunk_rows(max_batch_rows, model, output_units(model, None))
     for s in chunks(z.shape[0], size):
         res = run(model, z[s], method="decode", capture=capture)
         outs.append(res.output)

@@ -264,7 +264,7 @@ def responses(
     names = [s.name for s in hidden_sites(model)] if sites is None else list(sites)
     both = torch.cat([x, xp])
     mus, outs, acts = [], [], {name: [] for name in names}
-    size = chunk_rows(max_batch_rows, int(np.prod(x.shape[1:])))
+    size = chunk_rows(max_batch_rows, model, int(np.prod(x.shape[1:])))
     for s in chunks(both.shape[0], size):
         mus.append(run(model, both[s], method="encode").output.mean)
         res = run(model, both[s], capture=names)
@@ -315,7 +315,7 @@ def activation_profiles(
     if not names:
         raise CircuitVAEError("no hidden sites to profile")
     n = x.shape[0]
-    size = chunk_rows(max_batch_rows, int(np.prod(x.shape[1:])))
+    size = chunk_rows(max_batch_rows, model, int(np.prod(x.shape[1:])))
     base: dict[str, list[Tensor]] = {name: [] for name in names}
     for s in chunks(n, size):
         res = run(model, x[s], capture=names)

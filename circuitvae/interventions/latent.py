@@ -139,7 +139,7 @@ def latent_sweep(
         for name, t in base_acts.items()
     }
     total = d * k * n
-    size = chunk_rows(max_batch_rows, p)
+    size = chunk_rows(max_batch_rows, model, p)
     for s in chunks(total, size, verbose=verbose, desc="latent sweep"):
         flat = torch.arange(s.start, s.stop, device=dev)
         j, kk, rows = flat // (k * n), (flat // n) % k, flat % n

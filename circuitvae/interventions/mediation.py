@@ -71,7 +71,7 @@ def mediate(
     """
     site_info(model, mediator)
     xb, xs = _pair_inputs(model, base, source)
-    size = chunk_rows(max_batch_rows, int(np.prod(xb.shape[1:])))
+    size = chunk_rows(max_batch_rows, model, int(np.prod(xb.shape[1:])))
     te, nie, nde = [], [], []
     half = max(1, size // 2)
     for s in chunks(xb.shape[0], half):

@@ -138,7 +138,7 @@ def patch(
     info = site_info(model, site)
     out_kind = resolve_outcome(outcome, [info.part])
     xb, xs = _pair_inputs(model, base, source)
-    size = chunk_rows(max_batch_rows, int(np.prod(xb.shape[1:])))
+    size = chunk_rows(max_batch_rows, model, int(np.prod(xb.shape[1:])))
     b_out, p_out, s_out = [], [], []
     for s in chunks(xb.shape[0], size):
         y_s, cache = outcome_run(model, xs[s], out_kind, capture=[site])
@@ -186,7 +186,7 @@ def path_patch(
     out_kind = resolve_outcome(outcome, [s.part for s in infos])
     xb, xs = _pair_inputs(model, base, source)
     n, n_layers = xb.shape[0], len(names)
-    size = chunk_rows(max_batch_rows, int(np.prod(xb.shape[1:])))
+    size = chunk_rows(max_batch_rows, model, int(np.prod(xb.shape[1:])))
     src: dict[str, list[Tensor]] = {name: [] for name in names}
     for s in chunks(n, size):
         _, cache = outcome_run(model, xs[s], out_kind, capture=names)

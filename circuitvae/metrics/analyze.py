@@ -180,6 +180,8 @@ def analyze(
             codes = encode_all(model, resolve_inputs(test.x[idx], model),
                                max_batch_rows=max_batch_rows).mean.cpu().double().numpy()
             f = factors[idx]
+            varying = [j for j in range(f.shape[1]) if len(np.unique(f[:, j])) > 1]
+            f = f[:, varying]  # constant factors (dSprites colour) are dropped, as dlib does
             res = dci(codes, f, seed=seed)
             return {"dci_disentanglement": float(res.disentanglement),
                     "dci_completeness": float(res.completeness),

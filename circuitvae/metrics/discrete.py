@@ -83,7 +83,7 @@ def code_swap(
     red = torch.zeros(n_pos, dtype=torch.float64, device=dev)
     cnt = torch.zeros(n_pos, dtype=torch.float64, device=dev)
     sq = torch.zeros(n_pos, p_out, dtype=torch.float64, device=dev)
-    for s in chunks(n_pos * e * n_rows, chunk_rows(max_batch_rows, p_out), verbose=verbose,
+    for s in chunks(n_pos * e * n_rows, chunk_rows(max_batch_rows, model, p_out), verbose=verbose,
                     desc="code swaps"):
         flat = torch.arange(s.start, s.stop, device=dev)
         pos, ei, rows = flat // (e * n_rows), (flat // n_rows) % e, flat % n_rows

@@ -22,10 +22,31 @@ class DownstreamResult:
     multiclass: bool
 
 
-def _split_xy(model: Any, split: Any, n: int | None, rng: np.random.Generator, which: str):
-    if split is None or getattr(split, "y", None) is None:
-        raise CircuitVAEError(f"downstream AUC needs labels: the {which} split has no y")
-    x, y = split.x, np.asarray(split.y)
+def _labels(dataset: Any, split: Any, label: str | int | None, which: str) -> np.ndarray:
+    """``split.y``, or a ground-truth factor column when the split has no labels."""
+    if label is None and getattr(split, "y", None) is not None:
+        return np.asarray(split.y)
+    factors = getattr(split, "factors", None)
+    names = list(getattr(dataset, "factor_names", None) or [])
+    if label is None and "shape" in names:
+        label = "shape"
+    if factors is None or label is None:
+        raise CircuitVAEError(
+            f"downstream AUC needs labels: the {which} split has no y (pass label= a factor "
+            "name or index for a dataset with factors)"
+        )
+    if isinstance(label, str):
+        if label not in names:
+            raise CircuitVAEError(f"unknown factor {label!r}; factors are {names}")
+        label = names.index(label)
+    return np.asarray(factors)[:, int(label)]
+
+
+def _split_xy(model: Any, dataset: Any, split: Any, n: int | None, rng: np.random.Generator,
+              which: str, label: str | int | None):
+    if split is None:
+        raise CircuitVAEError(f"downstream AUC needs a {which} split")
+    x, y = split.x, _labels(dataset, split, label, which)
     if n is not None and len(y) > n:
         idx = np.sort(rng.choice(len(y), size=n, replace=False))
         x, y = x[idx], y[idx]
@@ -39,6 +60,7 @@ def downstream_auc(
     n_train: int | None = 10000,
     n_test: int | None = None,
     seed: int = 0,
+    label: str | int | None = None,
     max_batch_rows: int | None = None,
 ) -> DownstreamResult:
     """ROC-AUC of a logistic regression on mu(x).
@@ -48,7 +70,9 @@ def downstream_auc(
     (a StandardScaler fitted on the train codes) before an L2 LogisticRegression (C = 1,
     lbfgs, max_iter = 1000): without it a well-regularized model's tiny codes would be
     under-fitted by the default penalty. More than two classes (dSprites shape): one-vs-rest
-    macro-averaged AUC.
+    macro-averaged AUC. Labels: ``split.y``; when a split has none, the ground-truth factor
+    ``label`` (a name in ``dataset.factor_names`` or an index; default ``"shape"`` when the
+    dataset has that factor, the papers' dSprites label).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
@@ -58,8 +82,8 @@ def downstream_auc(
     if not isinstance(dataset, DatasetLike):
         raise CircuitVAEError("downstream AUC needs a dataset with train and test splits")
     rng = np.random.default_rng(seed)
-    x_tr, y_tr = _split_xy(model, dataset.train, n_train, rng, "train")
-    x_te, y_te = _split_xy(model, dataset.test, n_test, rng, "test")
+    x_tr, y_tr = _split_xy(model, dataset, dataset.train, n_train, rng, "train", label)
+    x_te, y_te = _split_xy(model, dataset, dataset.test, n_test, rng, "test", label)
     mu_tr = encode_all(model, x_tr, max_batch_rows=max_batch_rows).mean.cpu().numpy()
     mu_te = encode_all(model, x_te, max_batch_rows=max_batch_rows).mean.cpu().numpy()
     classes = np.unique(y_tr)

@@ -41,7 +41,7 @@ def reconstruction(
     """
     x = resolve_inputs(data, model, n=n, seed=seed)
     sq = torch.zeros(x.shape[1:], dtype=torch.float64, device=x.device)
-    for s in chunks(x.shape[0], chunk_rows(max_batch_rows, int(np.prod(x.shape[1:])))):
+    for s in chunks(x.shape[0], chunk_rows(max_batch_rows, model, int(np.prod(x.shape[1:])))):
         out = run(model, x[s]).output
         sq += ((out - x[s]).double() ** 2).sum(dim=0)
     per_element = (sq / x.shape[0]).cpu().numpy()

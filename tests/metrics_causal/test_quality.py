@@ -83,3 +83,12 @@ def test_code_swap_equals_manual_loop(vq):
     with pytest.raises(cv.CircuitVAEError, match="continuous posterior"):
         cv.code_swap(cv.wrap(torch.nn.Linear(2, 2), encode=lambda t: t, decode=lambda t: t,
                              latent_dim=2), torch.randn(3, 2))
+
+
+def test_downstream_auc_falls_back_to_a_factor_label(conv_vae, fake_images):
+    with_y = cv.downstream_auc(conv_vae, fake_images).value
+    fake_images.train.y = fake_images.test.y = None
+    assert cv.downstream_auc(conv_vae, fake_images, label="row").value == pytest.approx(with_y)
+    assert cv.downstream_auc(conv_vae, fake_images, label=0).value == pytest.approx(with_y)
+    with pytest.raises(cv.CircuitVAEError, match="no y"):
+        cv.downstream_auc(conv_vae, fake_images)  # no y and no "shape" factor
