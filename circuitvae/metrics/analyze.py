@@ -62,10 +62,10 @@ def analyze(
     present, FactorVAE and BetaVAE scores on factor datasets (``n_score_train`` /
     ``n_score_eval`` samples; lower them, and ``fgd_n_estimators``, for a quick run);
     reconstruction MSE with its numeric/categorical breakdown; downstream AUC; code-swap
-    CES/specificity for a
-    vector-quantized model (whose continuous metrics then run on z_e, as the papers report
-    both). Shared work is done once: one calibrated sweep feeds CES, specificity, latent-level
-    and Ridgeway modularity; one profile run feeds the layer variants.
+    CES/specificity for a vector-quantized model (whose continuous metrics then run on z_e, as
+    the papers report both). Shared work is done once: one calibrated sweep feeds CES,
+    specificity, latent-level and Ridgeway modularity; one profile run feeds the layer
+    variants.
 
     A metric that does not apply (no labels, no factors, no feature groups...) is NaN, and the
     ``skipped`` column says why; ``strict=True`` raises instead (for debugging).
