@@ -158,3 +158,36 @@ def test_ray_missing_is_a_clear_error(tmp_path, tiny_grid, task):
 def test_execute_one_accepts_flat_metrics(tiny_grid):
     row = execute_one(next(tiny_grid.runs()), lambda spec: {"mse": 0.5})
     assert row["status"] == "ok" and row["metrics"] == {"mse": 0.5}
+
+
+def test_ray_executor_drives_ray_tasks(tmp_path, tiny_grid, task, monkeypatch):
+    """The Ray path with a stand-in module that runs each remote call eagerly."""
+    import types
+
+    calls = {"init": 0, "remote": 0}
+
+    class Ref:
+        def __init__(self, value):
+            self.value = value
+
+    def remote(**opts):
+        assert opts == {"num_cpus": 1}
+
+        def deco(fn):
+            def submit(*args):
+                calls["remote"] += 1
+                return Ref(fn(*args))
+            return types.SimpleNamespace(remote=submit)
+        return deco
+
+    fake = types.SimpleNamespace(
+        is_initialized=lambda: calls["init"] > 0,
+        init=lambda address=None, ignore_reinit_error=True: calls.__setitem__("init", 1),
+        remote=remote,
+        wait=lambda refs, num_returns=1: (refs[:num_returns], refs[num_returns:]),
+        get=lambda ref: ref.value,
+    )
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    s = run_study(tiny_grid, tmp_path, task=task, executor="ray", progress=False)
+    assert (s.ok, calls["init"], calls["remote"]) == (4, 1, 4)
+    assert len(ResultStore(tmp_path).read_rows()) == 4
