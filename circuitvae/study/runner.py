@@ -16,6 +16,7 @@ import os
 import platform
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -81,7 +82,8 @@ def execute_one(spec: RunSpec, task: Task | str | None = None) -> dict[str, Any]
     """Run one task and return its result row (never raises for an ``Exception`` in the task).
 
     A task returns either ``{"metrics": {...}, "config": {...}, "provenance": {...}}`` or a flat
-    mapping of metric values.
+    mapping of metric values. Warnings raised during the task are stored in ``row["warnings"]``
+    (unique messages) rather than printed.
     """
     row: dict[str, Any] = {
         "run_id": spec.run_id,
@@ -95,9 +97,12 @@ def execute_one(spec: RunSpec, task: Task | str | None = None) -> dict[str, Any]
         "traceback": None,
     }
     t0, c0 = time.perf_counter(), time.process_time()
+    caught: list[warnings.WarningMessage] = []
     try:
         fn = resolve_task(task)
-        result = dict(fn(spec))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = dict(fn(spec))
         if "metrics" in result:
             row["metrics"] = dict(result.pop("metrics"))
             row.update({k: v for k, v in result.items() if k not in row or k == "error"})
@@ -109,6 +114,8 @@ def execute_one(spec: RunSpec, task: Task | str | None = None) -> dict[str, Any]
     except Exception as e:  # noqa: BLE001 - recorded in the row, the study goes on
         row.update(status="failed", error=f"{type(e).__name__}: {e}",
                    traceback=traceback.format_exc(), metrics={})
+    # warnings are kept in the row (unique messages) instead of flooding the progress output
+    row["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:50]
     row["timing"] = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                      "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     return row

@@ -134,14 +134,14 @@ class ResultStore:
         return out
 
     def frame(self) -> pd.DataFrame:
-        """All rows as a flat DataFrame: identity columns, one column per metric, timing,
-        error; nested config/versions/provenance as JSON strings."""
+        """All rows as a flat DataFrame: identity columns, one column per metric, ``time_*``,
+        error; nested entries (config, versions, provenance, warnings...) as JSON strings."""
         records = []
         for row in self.read_rows().values():
             rec = {k: v for k, v in row.items() if k not in ("metrics", "timing")}
-            for k in ("config", "versions", "provenance", "hparams"):
-                if k in rec:
-                    rec[k] = json.dumps(rec[k], sort_keys=True)
+            for k, v in rec.items():
+                if isinstance(v, (dict, list)):
+                    rec[k] = json.dumps(v, sort_keys=True)
             rec.update(row.get("metrics") or {})
             for k, v in (row.get("timing") or {}).items():
                 rec[f"time_{k}"] = v

@@ -155,9 +155,17 @@ def test_ray_missing_is_a_clear_error(tmp_path, tiny_grid, task):
         pytest.skip("ray is installed")
 
 
-def test_execute_one_accepts_flat_metrics(tiny_grid):
-    row = execute_one(next(tiny_grid.runs()), lambda spec: {"mse": 0.5})
+def test_execute_one_accepts_flat_metrics_and_keeps_warnings(tiny_grid):
+    import warnings
+
+    def noisy(spec):
+        for _ in range(3):
+            warnings.warn("few rows", UserWarning, stacklevel=1)
+        return {"mse": 0.5}
+
+    row = execute_one(next(tiny_grid.runs()), noisy)
     assert row["status"] == "ok" and row["metrics"] == {"mse": 0.5}
+    assert row["warnings"] == ["UserWarning: few rows"]
 
 
 def test_ray_executor_drives_ray_tasks(tmp_path, tiny_grid, task, monkeypatch):
