@@ -134,19 +134,24 @@ def patch(
     dim 1: units of a linear layer or channels of a convolution; a boolean mask) in the base run
     are replaced by the source run's. Outcome (``"auto"``): mu for encoder sites, x_hat for
     latent and decoder sites. Effect = mean over pairs of ||y_patched - y_base||_2 [our choice].
+    Two batched passes per chunk: the source capturing the site, then [base; base] with a
+    per-row mask that patches the second half only (so base and patched share one pass).
     """
     info = site_info(model, site)
     out_kind = resolve_outcome(outcome, [info.part])
     xb, xs = _pair_inputs(model, base, source)
     size = chunk_rows(max_batch_rows, model, int(np.prod(xb.shape[1:])))
     b_out, p_out, s_out = [], [], []
-    for s in chunks(xb.shape[0], size):
+    for s in chunks(xb.shape[0], max(1, size // 2)):
+        m = s.stop - s.start
         y_s, cache = outcome_run(model, xs[s], out_kind, capture=[site])
-        y_b, _ = outcome_run(model, xb[s], out_kind)
-        y_p, _ = outcome_run(
-            model, xb[s], out_kind, patches={site: Patch(cache[site], units)}
-        )
-        b_out.append(y_b), p_out.append(y_p), s_out.append(y_s)
+        src = cache[site]
+        umask = unit_mask(units, tuple(src.shape[1:]), xb.device)
+        rows_on = torch.arange(2 * m, device=xb.device) >= m  # first half: base, second: patched
+        mask = rows_on.reshape(-1, *(1,) * umask.ndim) & umask
+        y, _ = outcome_run(model, torch.cat([xb[s], xb[s]]), out_kind,
+                           patches={site: Patch(torch.cat([src, src]), mask)})
+        b_out.append(y[:m]), p_out.append(y[m:]), s_out.append(y_s)
     yb, yp, ys = torch.cat(b_out), torch.cat(p_out), torch.cat(s_out)
     per_pair = _norms(yp - yb)
     return PatchResult(
