@@ -28,7 +28,7 @@ def test_procedural_dsprites_splits_and_grid(sprites):
     assert d.factor_sizes == (1, 3, 6, 40, 32, 32) and d.num_rows == 737280
     assert d.train.x.shape == (40, 1, 64, 64) and d.test.x.shape == (10, 1, 64, 64)
     assert set(torch.unique(d.train.x).tolist()) <= {0.0, 1.0}
-    assert d.train.factors.shape == (40, 6) and d.train.y is None
+    assert d.train.factors.shape == (40, 6) and np.array_equal(d.train.y, d.train.factors[:, 1])
     # the split images are the images of the split factors
     assert torch.equal(d.sample_observations_from_factors(d.train.factors), d.train.x)
     train_idx = set(d.index_of(d.train.factors).tolist())
@@ -238,3 +238,22 @@ def test_too_many_rows_requested(tmp_path):
     np.savez(tmp_path / "m.npz", images=np.zeros((12, 64, 64, 3), dtype=np.uint8))
     with pytest.raises(CircuitVAEError, match="fewer than n_train \\+ n_test = 20"):
         MPI3D(tmp_path / "m.npz", factor_sizes=(2, 2, 1, 1, 1, 1, 3), n_train=15, n_test=5)
+
+
+def test_dsprites_label_is_the_shape_factor():
+    from circuitvae.zoo.data import load_dataset
+
+    ds = load_dataset("dsprites", n_train=40, n_test=20, seed=3)
+    shape = ds.factor_names.index("shape")
+    for split in (ds.train, ds.test):
+        assert split.y is not None and split.y.dtype == np.int64
+        assert np.array_equal(split.y, split.factors[:, shape])
+
+
+def test_legacy_random_state_is_accepted_and_deterministic():
+    from circuitvae.zoo.data import load_dataset
+
+    ds = load_dataset("dsprites", n_train=4, n_test=4, seed=0)
+    a = ds.sample_factors(5, np.random.RandomState(7))
+    b = ds.sample_factors(5, np.random.RandomState(7))
+    assert np.array_equal(a, b)

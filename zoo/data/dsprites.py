@@ -72,6 +72,7 @@ class DSprites(ImageDataset):
 
     channels = 1
     factor_names = FACTOR_NAMES
+    label_factor = "shape"  # the downstream label of the tabular paper's dSprites runs
 
     def __init__(
         self,

@@ -29,8 +29,14 @@ def factor_bases(sizes: Sequence[int]) -> np.ndarray:
     return np.prod(sizes) // np.cumprod(sizes)
 
 
-def _rng(rng: np.random.Generator | int) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+def _rng(rng: np.random.Generator | np.random.RandomState | int) -> np.random.Generator:
+    """A Generator from a Generator, a seed, or a legacy RandomState (sharing its bit stream,
+    so disentanglement_lib-style callers that pass a RandomState stay deterministic)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, np.random.RandomState):
+        return np.random.Generator(rng._bit_generator)
+    return np.random.default_rng(rng)
 
 
 class ImageDataset:
@@ -46,11 +52,19 @@ class ImageDataset:
     channels: int
     num_rows: int
     provenance: dict[str, Any]
+    label_factor: str | None = None  # the factor used as the downstream label (``Split.y``)
     _present: np.ndarray | None = None
     _use_lut = True
     _full_grid = True
     train: Split
     test: Split
+
+    def _split(self, rows: np.ndarray) -> Split:
+        factors = self.factors_of_rows(rows)
+        label = None
+        if self.label_factor is not None:
+            label = factors[:, self.factor_names.index(self.label_factor)].astype(np.int64)
+        return Split(self.images(rows), label, factors)
 
     # ---------------------------------------------------------------- subclass hooks
     def _read(self, rows: np.ndarray) -> np.ndarray:
@@ -167,8 +181,7 @@ class ImageDataset:
             )
         rows = np.random.default_rng(seed).choice(self.num_rows, n_train + n_test, replace=False)
         tr, te = np.sort(rows[:n_train]), np.sort(rows[n_train:])
-        self.train = Split(self.images(tr), None, self.factors_of_rows(tr))
-        self.test = Split(self.images(te), None, self.factors_of_rows(te))
+        self.train, self.test = self._split(tr), self._split(te)
         self.provenance = {**self.provenance, "split": f"random disjoint rows, seed {seed}",
                            "n_train": n_train, "n_test": n_test}
 

@@ -40,9 +40,12 @@ class VectorQuantizer(nn.Module):
 
     def nearest(self, z: Tensor) -> Tensor:
         """Codes ``(B, P)``: index of the nearest codebook entry (squared L2) per position."""
-        zr = z.reshape(z.shape[0], self.num_positions, self.embedding_dim)
-        dist = (zr.unsqueeze(2) - self.codebook).pow(2).sum(-1)  # (B, P, K)
-        return dist.argmin(-1)
+        flat = z.reshape(-1, self.embedding_dim)  # (B * P, e)
+        # ||a - b||^2 = ||a||^2 - 2 a.b + ||b||^2 as one matmul: no (B, P, K, e) intermediate.
+        dist = torch.addmm(
+            self.codebook.pow(2).sum(1), flat, self.codebook.t(), alpha=-2.0
+        ) + flat.pow(2).sum(1, keepdim=True)
+        return dist.argmin(-1).reshape(z.shape[0], self.num_positions)
 
     def forward(self, z: Tensor) -> Tensor:
         """``z_q`` flattened (B, P*e), with a straight-through gradient to ``z``.
