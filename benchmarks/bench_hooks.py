@@ -72,8 +72,8 @@ def run(quick: bool = False) -> list[str]:
         times = interleaved({
             "bare": bare,
             "run": lambda model=model, x=x: cv.run(model, x),
-            "capture": lambda model=model, x=x: cv.run(model, x, capture=[site]),
-            "patch": lambda model=model, x=x, v=value: cv.run(model, x, patches={site: v}),
+            "capture": lambda model=model, x=x, s=site: cv.run(model, x, capture=[s]),
+            "patch": lambda model=model, x=x, v=value, s=site: cv.run(model, x, patches={s: v}),
         }, rounds=rounds)
         base = times["bare"].median
         lines.append(f"| hook overhead, {label}, batch 256 | bare {base * 1e3:.3f} ms | "

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 import sklearn
+from joblib import Parallel, delayed
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor
 
 from ..protocol import CircuitVAEError
@@ -152,37 +153,42 @@ def gbt_importance(
     estimator: EstimatorFactory | None = None,
     codes_test: np.ndarray | None = None,
     targets_test: np.ndarray | None = None,
+    n_jobs: int | None = None,
 ) -> ImportanceFit:
     """Fit one model per target column on all codes and collect the importance matrix.
 
     ``R[j, f] = |feature_importances_[j]|`` of the model predicting target f from the codes, the
     ``compute_importance_gbt`` of disentanglement_lib [paper], with ``(N, d)`` inputs.
     ``estimator(kind)`` may replace the default factory (it must return an unfitted sklearn
-    estimator exposing ``feature_importances_``).
+    estimator exposing ``feature_importances_``). The per-target fits are independent and
+    seeded, so ``n_jobs`` (threads, as joblib counts them) changes the speed, not the numbers.
     """
     d, n_targets = codes_train.shape[1], targets_train.shape[1]
     if len(kinds) != n_targets:
         raise CircuitVAEError(f"got {len(kinds)} kinds for {n_targets} target columns")
-    importance = np.zeros((d, n_targets), dtype=np.float64)
-    train_score = np.zeros(n_targets)
-    test_score = None if codes_test is None else np.zeros(n_targets)
-    for f, kind in enumerate(kinds):
-        if estimator is None:
-            model = default_estimator(kind, seed=seed, n_estimators=n_estimators)
-        else:
-            model = estimator(kind)
-        y = targets_train[:, f]
-        if kind == "categorical":
-            y = y.astype(np.int64)
+    if codes_test is not None and targets_test is None:
+        raise CircuitVAEError("codes_test given without targets_test")
+
+    def fit_one(f: int, kind: Kind) -> tuple[np.ndarray, float, float]:
+        model = (default_estimator(kind, seed=seed, n_estimators=n_estimators)
+                 if estimator is None else estimator(kind))
+        y = targets_train[:, f].astype(np.int64) if kind == "categorical" else targets_train[:, f]
         model.fit(codes_train, y)
-        importance[:, f] = np.abs(model.feature_importances_)
-        train_score[f] = _score(model, codes_train, y, kind)
-        if test_score is not None:
-            assert targets_test is not None
+        test = float("nan")
+        if codes_test is not None and targets_test is not None:
             y_test = targets_test[:, f]
-            if kind == "categorical":
-                y_test = y_test.astype(np.int64)
-            test_score[f] = _score(model, codes_test, y_test, kind)
+            y_test = y_test.astype(np.int64) if kind == "categorical" else y_test
+            test = _score(model, codes_test, y_test, kind)
+        return np.abs(model.feature_importances_), _score(model, codes_train, y, kind), test
+
+    fits = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(fit_one)(f, kind) for f, kind in enumerate(kinds)
+    )
+    importance = np.zeros((d, n_targets), dtype=np.float64)
+    for f, (imp, _, _) in enumerate(fits):
+        importance[:, f] = imp
+    train_score = np.array([t for _, t, _ in fits])
+    test_score = None if codes_test is None else np.array([t for _, _, t in fits])
     return ImportanceFit(importance, train_score, test_score)
 
 

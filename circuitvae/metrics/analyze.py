@@ -47,6 +47,7 @@ def analyze(
     vq_entries: int | None = 16,
     fgd_n_estimators: int = 100,
     max_batch_rows: int | None = None,
+    n_jobs: int | None = None,
     strict: bool = False,
     verbose: bool = False,
 ) -> pd.DataFrame:
@@ -66,6 +67,9 @@ def analyze(
     the papers report both). Shared work is done once: one calibrated sweep feeds CES,
     specificity, latent-level and Ridgeway modularity; one profile run feeds the layer
     variants.
+
+    ``n_jobs`` runs the per-feature / per-factor tree fits of FGD and DCI in parallel threads
+    (same numbers; leave it at 1 inside a multi-process study).
 
     A metric that does not apply (no labels, no factors, no feature groups...) is NaN, and the
     ``skipped`` column says why; ``strict=True`` raises instead (for debugging).
@@ -153,14 +157,15 @@ def analyze(
 
     if getattr(dataset, "features", None):
         def fgds() -> dict[str, float]:
-            from .fgd import fgd
+            from .fgd import fgd, fgd_regroup
 
-            kw = {"n": n, "seed": seed, "n_estimators": fgd_n_estimators}
-            out = {"fgd": float(fgd(model, dataset, **kw).value)}
+            res = fgd(model, dataset, n=n, seed=seed, n_estimators=fgd_n_estimators,
+                      n_jobs=n_jobs)
+            out = {"fgd": float(res.value)}
             by_kind = getattr(dataset, "feature_groups", None)
-            if callable(by_kind):
+            if callable(by_kind):  # same trees, other grouping: no refit
                 corr = by_kind("correlation", seed)
-                out["fgd_correlation"] = float(fgd(model, dataset, corr, **kw).value)
+                out["fgd_correlation"] = float(fgd_regroup(res, corr).value)
             return out
 
         attempt("fgd", fgds)
@@ -182,7 +187,7 @@ def analyze(
             f = factors[idx]
             varying = [j for j in range(f.shape[1]) if len(np.unique(f[:, j])) > 1]
             f = f[:, varying]  # constant factors (dSprites colour) are dropped, as dlib does
-            res = dci(codes, f, seed=seed)
+            res = dci(codes, f, seed=seed, n_jobs=n_jobs)
             return {"dci_disentanglement": float(res.disentanglement),
                     "dci_completeness": float(res.completeness),
                     "dci_informativeness": float(res.informativeness_test),

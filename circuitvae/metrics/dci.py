@@ -97,6 +97,7 @@ def dci(
     seed: int = 0,
     n_estimators: int = 100,
     estimator: EstimatorFactory | None = None,
+    n_jobs: int | None = None,
 ) -> DCIResult:
     """DCI of codes ``(N, d)`` against integer factors ``(N, K)``.
 
@@ -108,7 +109,8 @@ def dci(
     and 5000 test points), or the given rows are split at random with ``seed``, ``n_train``
     rows for training (default ``round(2N/3)``, the study's ratio) [our choice].
     ``n_estimators`` (sklearn default 100) may be lowered for speed; ``estimator(kind)``
-    replaces the tree model altogether.
+    replaces the tree model altogether. ``n_jobs`` fits the factors' models in parallel threads
+    (same numbers).
     """
     data = train_test(codes, factors, codes_test, factors_test, n_train=n_train, seed=seed)
     y_train = check_classes(data.targets_train)
@@ -123,6 +125,7 @@ def dci(
         estimator=estimator,
         codes_test=data.codes_test,
         targets_test=y_test,
+        n_jobs=n_jobs,
     )
     d_score, c_score = dci_from_importance(fit.importance)
     assert fit.test_score is not None

@@ -86,6 +86,7 @@ def fgd_from_features(
     n_estimators: int = 100,
     estimator: EstimatorFactory | None = None,
     feature_names: Sequence[str] | None = None,
+    n_jobs: int | None = None,
 ) -> FGDResult:
     """FGD of codes ``(N, d)`` for per-feature targets ``(N, F)``.
 
@@ -115,7 +116,8 @@ def fgd_from_features(
     check_not_constant(t, "features", names)
     if len(_partition(groups, t.shape[1])) < 2:
         raise CircuitVAEError("FGD needs at least 2 feature groups (entropy base G)")
-    fit = gbt_importance(c, t, kinds, seed=seed, n_estimators=n_estimators, estimator=estimator)
+    fit = gbt_importance(c, t, kinds, seed=seed, n_estimators=n_estimators, estimator=estimator,
+                         n_jobs=n_jobs)
     r_groups, group_names = group_importance(fit.importance, groups)
     d_score, c_score = dci_from_importance(r_groups)
     return FGDResult(
@@ -189,6 +191,7 @@ def fgd(
     n_estimators: int = 100,
     estimator: EstimatorFactory | None = None,
     batch_size: int = 512,
+    n_jobs: int | None = None,
 ) -> FGDResult:
     """FGD of a model on a tabular dataset.
 
@@ -225,4 +228,35 @@ def fgd(
         n_estimators=n_estimators,
         estimator=estimator,
         feature_names=[f.name for f in features],
+        n_jobs=n_jobs,
     )
+
+
+def fgd_regroup(result: FGDResult, groups: Mapping[str, Sequence[str | int]]) -> FGDResult:
+    """FGD of an earlier fit under another grouping of the same features, without refitting.
+
+    The per-feature importance ``R`` does not depend on the grouping, so
+    ``fgd_regroup(fgd(m, data, A), B)`` equals ``fgd(m, data, B)`` (same rows and seed) at the
+    cost of one matrix sum. ``groups`` names features by name or index.
+    """
+    names = result.feature_names
+    index = {n: i for i, n in enumerate(names)}
+    resolved: dict[str, list[int]] = {}
+    for gname, members in groups.items():
+        ids = []
+        for m in members:
+            if isinstance(m, str) and m not in index:
+                raise CircuitVAEError(
+                    f"group {gname!r} names unknown feature {m!r}; features are "
+                    f"{', '.join(names)}"
+                )
+            ids.append(index[m] if isinstance(m, str) else int(m))
+        resolved[str(gname)] = ids
+    if len(_partition(resolved, len(names))) < 2:
+        raise CircuitVAEError("FGD needs at least 2 feature groups (entropy base G)")
+    r_groups, group_names = group_importance(result.feature_importance, resolved)
+    d_score, c_score = dci_from_importance(r_groups)
+    return FGDResult(value=d_score, importance=r_groups,
+                     feature_importance=result.feature_importance, group_names=group_names,
+                     completeness=c_score, feature_names=names,
+                     sklearn_version=result.sklearn_version)

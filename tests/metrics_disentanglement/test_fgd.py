@@ -125,3 +125,22 @@ def test_single_group_is_rejected():
     codes, features, kinds, _ = planted(n=60)
     with pytest.raises(CircuitVAEError, match="at least 2 feature groups"):
         fgd_from_features(codes, features, kinds, {"all": list(range(6))})
+
+
+def test_regroup_equals_a_refit_and_n_jobs_changes_nothing():
+    from circuitvae.metrics.fgd import fgd_from_features, fgd_regroup
+
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(150, 4))
+    feats = np.column_stack([codes[:, 0] + 0.1 * rng.normal(size=150), (codes[:, 1] > 0),
+                             codes[:, 2] * 2, (codes[:, 3] > 0.5)]).astype(float)
+    kinds = ["numeric", "categorical", "numeric", "categorical"]
+    a, b = {"x": [0, 1], "y": [2, 3]}, {"p": [0], "q": [1, 2], "r": [3]}
+    fit_a = fgd_from_features(codes, feats, kinds, a, n_estimators=10)
+    fit_b = fgd_from_features(codes, feats, kinds, b, n_estimators=10, n_jobs=2)
+    np.testing.assert_array_equal(fit_a.feature_importance, fit_b.feature_importance)
+    moved = fgd_regroup(fit_a, b)
+    assert moved.value == fit_b.value and moved.group_names == ("p", "q", "r")
+    np.testing.assert_array_equal(moved.importance, fit_b.importance)
+    with pytest.raises(CircuitVAEError, match="unknown feature 'nope'"):
+        fgd_regroup(fit_a, {"g": ["nope"], "h": [1, 2, 3]})
