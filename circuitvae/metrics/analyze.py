@@ -46,6 +46,7 @@ def analyze(
     n_auc_train: int | None = 10000,
     vq_entries: int | None = 16,
     fgd_n_estimators: int = 100,
+    dci_n_estimators: int = 100,
     max_batch_rows: int | None = None,
     n_jobs: int | None = None,
     strict: bool = False,
@@ -61,7 +62,8 @@ def analyze(
     layers, latent level and the Ridgeway variant (:func:`~.modularity.modularity`); FGD with
     semantic and correlation groups (tabular); DCI, MIG, SAP on the test split's factors when
     present, FactorVAE and BetaVAE scores on factor datasets (``n_score_train`` /
-    ``n_score_eval`` samples; lower them, and ``fgd_n_estimators``, for a quick run);
+    ``n_score_eval`` samples; lower them, ``fgd_n_estimators`` and ``dci_n_estimators``
+    (trees per gradient-boosting fit, sklearn's 100 by default), for a quick run);
     reconstruction MSE with its numeric/categorical breakdown; downstream AUC; code-swap
     CES/specificity for a vector-quantized model (whose continuous metrics then run on z_e, as
     the papers report both). Shared work is done once: one calibrated sweep feeds CES,
@@ -187,7 +189,7 @@ def analyze(
             f = factors[idx]
             varying = [j for j in range(f.shape[1]) if len(np.unique(f[:, j])) > 1]
             f = f[:, varying]  # constant factors (dSprites colour) are dropped, as dlib does
-            res = dci(codes, f, seed=seed, n_jobs=n_jobs)
+            res = dci(codes, f, seed=seed, n_estimators=dci_n_estimators, n_jobs=n_jobs)
             return {"dci_disentanglement": float(res.disentanglement),
                     "dci_completeness": float(res.completeness),
                     "dci_informativeness": float(res.informativeness_test),

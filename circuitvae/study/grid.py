@@ -27,12 +27,14 @@ PROFILES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
         "quick": MappingProxyType(
             {"epochs": 4, "patience": None, "n_train": 2000, "n_test": 500, "analysis_n": 300,
              "score_n_train": 1000, "score_n_eval": 500, "fgd_n_estimators": 20,
+             "dci_n_estimators": 20,
              # image runs: a latent sweep decodes analysis_n x d x k images; keep it small
              "image": {"analysis_n": 64, "score_n_train": 100, "score_n_eval": 50}}
         ),
         "paper": MappingProxyType(
             {"epochs": 100, "patience": 20, "n_train": None, "n_test": None, "analysis_n": 1000,
              "score_n_train": 10000, "score_n_eval": 5000, "fgd_n_estimators": 100,
+             "dci_n_estimators": 100,
              "image": {}}
         ),
     }

@@ -7,7 +7,8 @@ Settings read from :attr:`RunSpec.hparams` (the profile plus overrides, see
 :data:`circuitvae.study.grid.PROFILES`): ``epochs`` (max epochs), ``patience`` (early stopping;
 None = no early stopping within ``epochs``), ``n_train``/``n_test`` (seeded subsample, None = the
 loader's default), ``analysis_n`` (rows analysed), ``score_n_train``/``score_n_eval``
-(FactorVAE/BetaVAE score samples), ``fgd_n_estimators``, ``download`` (fetch missing UCI files,
+(FactorVAE/BetaVAE score samples), ``fgd_n_estimators``, ``dci_n_estimators``,
+``download`` (fetch missing UCI files,
 default True), ``data_root``, ``data_options`` (a dict of extra :func:`load_dataset` options,
 e.g. planted's ``n_factors``), ``model`` (a dict of architecture config overrides) and
 ``analysis`` (a dict of extra :func:`circuitvae.analyze` keyword arguments); ``image`` (a dict
@@ -74,6 +75,7 @@ def train_and_analyze(spec: Any) -> dict[str, Any]:
                   n_score_train=int(hp.get("score_n_train", 10000)),
                   n_score_eval=int(hp.get("score_n_eval", 5000)),
                   fgd_n_estimators=int(hp.get("fgd_n_estimators", 100)),
+                  dci_n_estimators=int(hp.get("dci_n_estimators", 100)),
                   **dict(hp.get("analysis") or {}))
     t_analyze = time.perf_counter()
     values = row.iloc[0].to_dict()

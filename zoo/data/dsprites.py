@@ -38,27 +38,34 @@ POSITIONS = np.linspace(0.0, 1.0, 32)
 
 
 def render(factors: np.ndarray, chunk: int = 1024) -> np.ndarray:
-    """Procedural dSprites images ``(n, 64, 64)`` uint8 in {0, 1} for factor classes (n, 6)."""
+    """Procedural dSprites images ``(n, 64, 64)`` uint8 in {0, 1} for factor classes (n, 6).
+
+    Each image evaluates only its own shape's implicit equation (float32).
+    """
     factors = np.asarray(factors, dtype=np.int64)
     out = np.empty((len(factors), IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    grid = (np.arange(IMAGE_SIZE) + 0.5) / IMAGE_SIZE
+    grid = ((np.arange(IMAGE_SIZE) + 0.5) / IMAGE_SIZE).astype(np.float32)
     px, py = grid[None, None, :], grid[None, :, None]
-    for s in range(0, len(factors), chunk):
-        f = factors[s:s + chunk]
-        shape = f[:, 1][:, None, None]
-        r = (0.12 * SCALES[f[:, 2]])[:, None, None]
-        th = ORIENTATIONS[f[:, 3]][:, None, None]
-        cx = (0.18 + 0.64 * POSITIONS[f[:, 4]])[:, None, None]
-        cy = (0.18 + 0.64 * POSITIONS[f[:, 5]])[:, None, None]
-        dx, dy = (px - cx) / r, -(py - cy) / r
-        u = np.cos(th) * dx + np.sin(th) * dy
-        v = -np.sin(th) * dx + np.cos(th) * dy
-        square = np.maximum(np.abs(u), np.abs(v)) <= 1.0
-        ellipse = u**2 + (v / 0.5) ** 2 <= 1.0
-        hx, hy = 1.2 * u, 1.2 * v + 0.2
-        heart = (hx**2 + hy**2 - 1) ** 3 - hx**2 * hy**3 <= 0
-        img = np.where(shape == 0, square, np.where(shape == 1, ellipse, heart))
-        out[s:s + chunk] = img
+    for shape in np.unique(factors[:, 1]):
+        rows = np.flatnonzero(factors[:, 1] == shape)
+        for s in range(0, len(rows), chunk):
+            idx = rows[s:s + chunk]
+            f = factors[idx]
+            r = (0.12 * SCALES[f[:, 2]]).astype(np.float32)[:, None, None]
+            th = ORIENTATIONS[f[:, 3]].astype(np.float32)[:, None, None]
+            cx = (0.18 + 0.64 * POSITIONS[f[:, 4]]).astype(np.float32)[:, None, None]
+            cy = (0.18 + 0.64 * POSITIONS[f[:, 5]]).astype(np.float32)[:, None, None]
+            dx, dy = (px - cx) / r, -(py - cy) / r
+            cos, sin = np.cos(th), np.sin(th)
+            u, v = cos * dx + sin * dy, -sin * dx + cos * dy
+            if shape == 0:  # square
+                img = np.maximum(np.abs(u), np.abs(v)) <= 1.0
+            elif shape == 1:  # ellipse
+                img = u**2 + (v / 0.5) ** 2 <= 1.0
+            else:  # heart
+                hx, hy = 1.2 * u, 1.2 * v + 0.2
+                img = (hx**2 + hy**2 - 1) ** 3 - hx**2 * hy**3 <= 0
+            out[idx] = img
     return out
 
 
