@@ -7,7 +7,7 @@ import sys
 
 from .common import machine
 
-BENCHMARKS = ["hooks"]
+BENCHMARKS = ["hooks", "ces", "analyze", "memory", "study"]
 
 
 def main(argv: list[str]) -> None:

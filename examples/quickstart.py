@@ -7,10 +7,9 @@ Needs no download. Runs in about a minute on a laptop CPU.
 
 from __future__ import annotations
 
+import circuitvae as cv
 from circuitvae.zoo import build, train
 from circuitvae.zoo.data import load_dataset
-
-import circuitvae as cv
 
 data = load_dataset("planted", seed=0)          # known factors -> known feature groups
 print(f"{data.name}: {len(data.train)} train rows, {data.n_columns} columns, "

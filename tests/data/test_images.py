@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
+from circuitvae.protocol import CircuitVAEError
 from circuitvae.zoo.data import DataError, MissingDataError, factor_bases, load_dataset
 from circuitvae.zoo.data.dsprites import DSprites, expected_grid
 from circuitvae.zoo.data.mpi3d import MPI3D
 from circuitvae.zoo.data.shapes3d import Shapes3D
-
-from circuitvae.protocol import CircuitVAEError
 
 
 def test_factor_bases_match_dsprites_ordering():

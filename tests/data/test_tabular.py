@@ -7,6 +7,8 @@ import shutil
 import numpy as np
 import pytest
 import torch
+
+from circuitvae.protocol import CircuitVAEError, column_groups
 from circuitvae.zoo.data import (
     ChecksumError,
     DataError,
@@ -16,8 +18,6 @@ from circuitvae.zoo.data import (
     load_dataset,
 )
 from circuitvae.zoo.data.tabular import correlation_clusters, correlation_ratio, cramers_v
-
-from circuitvae.protocol import CircuitVAEError, column_groups
 
 UCI = ["adult", "bank_marketing", "german_credit", "credit_default"]
 

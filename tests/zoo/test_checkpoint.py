@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+
 from circuitvae.zoo import CheckpointError, build, load, save, train
 
 ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae")

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from circuitvae.zoo import build
 from circuitvae.zoo.models.factor_vae import permute_dims
 from circuitvae.zoo.models.regularizers import (

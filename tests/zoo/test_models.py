@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from circuitvae.zoo import ARCHITECTURES, VQVAE, BetaVAE, BetaVAEConfig, build
 
 import circuitvae as cv
 from circuitvae.protocol import CircuitVAEError, DiscretePosterior, Posterior, Split
+from circuitvae.zoo import ARCHITECTURES, VQVAE, BetaVAE, BetaVAEConfig, build
 
 ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from circuitvae.zoo import build, train
 
 from circuitvae.protocol import CircuitVAEError, Split
+from circuitvae.zoo import build, train
 
 ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae")
 
