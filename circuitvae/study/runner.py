@@ -169,7 +169,9 @@ def run_study(
             f"use another output folder for {grid.profile}: {grid.settings()}"
         )
     store.write_spec(grid)
-    resolve_task(task)  # fail early on a bad task
+    prepare = getattr(resolve_task(task), "prepare", None)  # fail early on a bad task
+    if callable(prepare):
+        prepare(grid)  # e.g. the default task checks every data file before the first run
     keep = ("ok",) if retry_failed else ("ok", "failed", "skipped")
     done = store.finished(keep)
     runs = list(grid.runs())

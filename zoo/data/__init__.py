@@ -16,7 +16,15 @@ from circuitvae.protocol import CircuitVAEError
 
 from .celeba import CelebA, load_celeba
 from .dsprites import DSprites, load_dsprites
-from .files import ENV_VAR, ChecksumError, DataError, MissingDataError, cache_dir, search_dirs
+from .files import (
+    ENV_VAR,
+    ChecksumError,
+    DataError,
+    MissingDataError,
+    cache_dir,
+    fetch,
+    search_dirs,
+)
 from .images import ImageDataset, factor_bases
 from .mpi3d import MPI3D, load_mpi3d
 from .planted import load_planted
@@ -70,6 +78,21 @@ def load_dataset(
     raise CircuitVAEError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
+def ensure_files(
+    name: str, root: str | os.PathLike | None = None, download: bool = True
+) -> list[str]:
+    """Make sure the files of dataset ``name`` are on disk (downloading UCI files if allowed),
+    without parsing them; return their paths. Datasets without files (planted, procedural
+    dSprites) return ``[]``. Raises :class:`MissingDataError` naming the files and where to put
+    them. A study calls this for every dataset before its first run."""
+    key = name.lower().replace("-", "_")
+    if key in SPECS:
+        return [str(p) for p, _, _ in fetch(key, SPECS[key].files, root=root, download=download)]
+    if key not in DATASETS:
+        raise CircuitVAEError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    return []
+
+
 def _only(name: str, options: dict[str, Any], *allowed: str) -> dict[str, Any]:
     extra = sorted(set(options) - set(allowed))
     if extra:
@@ -94,6 +117,7 @@ __all__ = [
     "TABULAR",
     "TabularDataset",
     "cache_dir",
+    "ensure_files",
     "factor_bases",
     "load_dataset",
     "search_dirs",
