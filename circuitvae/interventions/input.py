@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..hooks import run
+from ..hooks import run, site_table
 from ..protocol import (
     CircuitVAEError,
     ColumnGroups,
@@ -315,28 +315,24 @@ def activation_profiles(
     if not names:
         raise CircuitVAEError("no hidden sites to profile")
     n = x.shape[0]
-    size = chunk_rows(max_batch_rows, model, int(np.prod(x.shape[1:])))
-    base: dict[str, list[Tensor]] = {name: [] for name in names}
-    for s in chunks(n, size):
-        res = run(model, x[s], capture=names)
-        for name in names:
-            base[name].append(res.cache[name].flatten(1))
-    base_t = {k: torch.cat(v) for k, v in base.items()}
     keys = list(variants)
-    stacked = torch.cat([variants[g] for g in keys])
-    if stacked.shape[0] != n * len(keys):
+    if any(variants[g].shape[0] != n for g in keys):
         raise CircuitVAEError("every variant must have as many rows as x")
-    acc = {
-        name: torch.zeros(len(keys), t.shape[1], dtype=torch.float64, device=t.device)
-        for name, t in base_t.items()
-    }
-    for s in chunks(stacked.shape[0], size, verbose=verbose, desc="input manipulations"):
-        flat = torch.arange(s.start, s.stop, device=x.device)
-        g, rows = flat // n, flat % n
-        res = run(model, stacked[s], capture=names)
+    units = {s.name: s.n_units for s in site_table(model)}
+    captured = sum(units[name] for name in names) + int(np.prod(x.shape[1:]))
+    # One pass holds a chunk of base rows and the same rows of every variant, so all captured
+    # activations of a chunk stay under the memory budget and nothing spans chunks.
+    size = max(1, chunk_rows(max_batch_rows, model, captured) // (len(keys) + 1))
+    acc = {name: torch.zeros(len(keys), units[name], dtype=torch.float64, device=x.device)
+           for name in names}
+    for s in chunks(n, size, verbose=verbose, desc="input manipulations"):
+        rows = s.stop - s.start
+        batch = torch.cat([x[s], *(variants[g][s] for g in keys)])
+        res = run(model, batch, capture=names)
         for name in names:
-            delta = (res.cache[name].flatten(1) - base_t[name][rows]).double()
-            acc[name].index_add_(0, g, delta.abs() if profile == "abs" else delta)
+            act = res.cache[name].flatten(1)
+            delta = (act[rows:] - act[:rows].repeat(len(keys), 1)).reshape(len(keys), rows, -1)
+            acc[name] += (delta.abs() if profile == "abs" else delta).sum(1, dtype=torch.float64)
     return Profiles(
         groups=tuple(keys),
         sites=tuple(names),

@@ -139,7 +139,9 @@ def latent_sweep(
         for name, t in base_acts.items()
     }
     total = d * k * n
-    size = chunk_rows(max_batch_rows, model, p)
+    # a chunk holds the output and every captured site at once: budget for all of them
+    size = chunk_rows(max_batch_rows, model, p + sum(int(np.prod(t.shape[1:]))
+                                                     for t in base_acts.values()))
     for s in chunks(total, size, verbose=verbose, desc="latent sweep"):
         flat = torch.arange(s.start, s.stop, device=dev)
         j, kk, rows = flat // (k * n), (flat // n) % k, flat % n
