@@ -246,7 +246,9 @@ def as_tensor(x: Any, *, name: str = "x") -> Tensor:
         t = t.float()
     if t.ndim == 0 or t.shape[0] == 0:
         raise CircuitVAEError(f"{name} is empty (shape {tuple(t.shape)}); need at least one row")
-    if not bool(torch.isfinite(t).all()):
+    # Any NaN/Inf makes the sum non-finite; one reduction is ~10x cheaper than isfinite().all().
+    # A non-finite sum of finite values (overflow) falls through to the exact check.
+    if not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
         bad = ~torch.isfinite(t)
         rows = bad.reshape(t.shape[0], -1).any(dim=1).nonzero().flatten()
         kind = "NaN" if torch.isnan(t).any() else "Inf"

@@ -77,3 +77,8 @@ def test_float64_and_integer_inputs_are_cast_to_the_model_dtype(tiny):
     assert out64.dtype == torch.float32
     torch.testing.assert_close(out64, cv.run(tiny, torch.as_tensor(x, dtype=torch.float32)).output)
     assert cv.run(tiny, np.ones((2, 6), dtype=np.int64)).output.dtype == torch.float32
+
+
+def test_huge_finite_values_are_not_mistaken_for_inf(tiny):
+    x = torch.full((3, 6), 3e38)  # finite, but the sum overflows to inf
+    assert cv.protocol.check_input(tiny, x).shape == (3, 6)
