@@ -1,4 +1,4 @@
-"""Tiny hand-built models and fake datasets for the intervention tests."""
+"""Tiny hand-built models and fake datasets shared by the intervention and causal-metric tests."""
 
 from __future__ import annotations
 
