@@ -29,7 +29,7 @@ def study_seconds(workers: int, extra: list[str]) -> float:
 
 
 def run(quick: bool = False) -> list[str]:
-    extra = ["--seeds", "42", "--datasets", "german_credit", "adult"] if quick else []
+    extra = ["--seeds", "42", "--datasets", "german_credit,adult"] if quick else []
     label = "quick tabular study" + (" (1 seed x 2 datasets)" if quick else " (75 runs)")
     one = study_seconds(1, extra)
     two = study_seconds(2, extra)
