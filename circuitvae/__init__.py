@@ -9,6 +9,42 @@ from __future__ import annotations
 
 from .adapters import wrap
 from .hooks import Cache, Patch, RunResult, capture, patching, run, site_table, sites
+from .interventions import (
+    LayerMediation,
+    MediationResult,
+    PatchResult,
+    PathPatchResult,
+    mediate,
+    mediation_by_layer,
+    patch,
+    path_patch,
+    sigma_eff,
+)
+from .metrics import (
+    CESResult,
+    ModularityResult,
+    SpecificityResult,
+    analyze,
+    ces,
+    code_swap,
+    downstream_auc,
+    modularity,
+    reconstruction,
+    specificity,
+)
+from .metrics._ground_truth import representation_function
+from .metrics.beta_vae_score import BetaVAEResult, beta_vae_score
+from .metrics.dci import DCIResult, dci, dci_from_importance
+from .metrics.factor_vae_score import FactorVAEResult, factor_vae_score
+from .metrics.fgd import FGDResult, fgd, fgd_from_features, fgd_regroup
+from .metrics.mig import MIGResult, mig
+from .metrics.ridgeway import (
+    ModularityExplicitnessResult,
+    RidgewayModularityResult,
+    modularity_explicitness,
+    ridgeway_modularity,
+)
+from .metrics.sap import SAPResult, sap
 from .protocol import (
     CircuitVAEError,
     DiscretePosterior,
@@ -22,44 +58,6 @@ from .protocol import (
 )
 
 __version__ = "0.1.0"
-
-# -- science API (interventions and metrics) is exported below this line --
-from .interventions import (  # noqa: E402
-    LayerMediation,
-    MediationResult,
-    PatchResult,
-    PathPatchResult,
-    mediate,
-    mediation_by_layer,
-    patch,
-    path_patch,
-    sigma_eff,
-)
-from .metrics import (  # noqa: E402
-    CESResult,
-    ModularityResult,
-    SpecificityResult,
-    analyze,
-    ces,
-    code_swap,
-    downstream_auc,
-    modularity,
-    reconstruction,
-    specificity,
-)
-from .metrics._ground_truth import representation_function  # noqa: E402
-from .metrics.beta_vae_score import BetaVAEResult, beta_vae_score  # noqa: E402
-from .metrics.dci import DCIResult, dci, dci_from_importance  # noqa: E402
-from .metrics.factor_vae_score import FactorVAEResult, factor_vae_score  # noqa: E402
-from .metrics.fgd import FGDResult, fgd, fgd_from_features  # noqa: E402
-from .metrics.mig import MIGResult, mig  # noqa: E402
-from .metrics.ridgeway import (  # noqa: E402
-    ModularityExplicitnessResult,
-    RidgewayModularityResult,
-    modularity_explicitness,
-    ridgeway_modularity,
-)
-from .metrics.sap import SAPResult, sap  # noqa: E402
 
 __all__ = [
     "Cache",
@@ -113,6 +111,7 @@ __all__ = [
     "factor_vae_score",
     "fgd",
     "fgd_from_features",
+    "fgd_regroup",
     "mig",
     "modularity_explicitness",
     "representation_function",
