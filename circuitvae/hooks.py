@@ -111,7 +111,7 @@ def site_table(model: Any, example: Tensor | None = None) -> tuple[Site, ...]:
     x = check_input(model, example, name="example")
     modules = site_modules(model)
     records: list[tuple[str, str, Tensor]] = []
-    phase = ["encoder"]
+    phase = ["encode"]
 
     def recorder(name: str) -> Callable[..., None]:
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
@@ -126,7 +126,7 @@ def site_table(model: Any, example: Tensor | None = None) -> tuple[Site, ...]:
     try:
         with torch.no_grad():
             post = encode(model, x)
-            phase[0] = "decoder"
+            phase[0] = "decode"
             model.decode(post.mean)
     finally:
         root.train(was_training)
@@ -136,13 +136,14 @@ def site_table(model: Any, example: Tensor | None = None) -> tuple[Site, ...]:
     latent_outputs = [t for t in (post.mean, post.logvar) if t is not None]
     table: list[Site] = []
     seen: set[str] = set()
-    for name, part, out in records:
+    for name, ran_in, out in records:
         if name in seen:
             continue
         seen.add(name)
-        if name in declared or any(out is t for t in latent_outputs):
-            part = "latent"
-        table.append(Site(name, part, len(table), tuple(out.shape[1:])))  # type: ignore[arg-type]
+        latent = name in declared or any(out is t for t in latent_outputs)
+        part = "latent" if latent else ("encoder" if ran_in == "encode" else "decoder")
+        shape = tuple(out.shape[1:])
+        table.append(Site(name, part, len(table), shape, ran_in))  # type: ignore[arg-type]
     result = tuple(table)
     _SITE_TABLES[root] = result
     return result

@@ -110,13 +110,16 @@ class Site:
     """A hookable module output.
 
     ``name`` is the dotted module name, ``part`` the part of the model it belongs to, ``index``
-    its position in forward order and ``shape`` the shape of one row of its output.
+    its position in forward order, ``shape`` the shape of one row of its output and ``phase``
+    the call it runs in (``"encode"`` or ``"decode"``; a latent site such as ``hook_z`` runs in
+    ``decode``).
     """
 
     name: str
     part: Part
     index: int
     shape: tuple[int, ...]
+    phase: Literal["encode", "decode"]
 
     @property
     def n_units(self) -> int:

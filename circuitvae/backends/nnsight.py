@@ -100,32 +100,30 @@ def run_nnsight(
 ) -> RunResult:
     """:func:`circuitvae.hooks.run` through one nnsight trace."""
     traced, paths = _traced(model)
-    order = {s.name: s.index for s in site_table(model)}
+    table = {s.name: s for s in site_table(model)}
     wanted = set(capture) | set(patches)
-    unknown = sorted(n for n in wanted if n not in paths or n not in order)
+    unknown = sorted(n for n in wanted if n not in paths or n not in table)
     if unknown:
         raise SiteError(
-            f"unknown site(s) {', '.join(map(repr, unknown))}; valid sites: " + ", ".join(order)
+            f"unknown site(s) {', '.join(map(repr, unknown))}; valid sites: " + ", ".join(table)
         )
-    visit = sorted(wanted, key=order.__getitem__)
+    # nnsight would wait for a module that never runs; say so before tracing, as the torch
+    # backend does after its pass.
+    runs = {"encode": ("encode",), "decode": ("decode",), "reconstruct": ("encode", "decode")}
+    idle = sorted(n for n in wanted if table[n].phase not in runs[method])
+    if idle:
+        raise SiteError(
+            f"site(s) {', '.join(map(repr, idle))} did not run in the forward pass of "
+            f"{method!r}; nothing was captured or patched there"
+        )
+    visit = sorted(wanted, key=lambda n: table[n].index)
     saved: dict[str, Any] = {}
-    try:
-        with torch.inference_mode(), traced.trace(x, method=method):
-            for name in visit:
-                envoy = _envoy(traced, paths[name])
-                if name in patches:
-                    envoy.output = apply_patch(envoy.output, patches[name], name)
-                if name in capture:
-                    saved[name] = envoy.output.save()
-            output = traced.output.save()
-    except Exception as err:
-        if type(err).__name__ in ("OutOfOrderError", "MissedProviderError", "ValueError") and (
-            "ran past" in str(err) or "was not" in str(err) or "did not" in str(err)
-        ):
-            missing = [n for n in visit if n not in saved]
-            raise SiteError(
-                f"site(s) {', '.join(map(repr, missing))} did not run in the forward pass of "
-                f"{method!r} (nnsight: {err})"
-            ) from err
-        raise
+    with torch.inference_mode(), traced.trace(x, method=method):
+        for name in visit:
+            envoy = _envoy(traced, paths[name])
+            if name in patches:
+                envoy.output = apply_patch(envoy.output, patches[name], name)
+            if name in capture:
+                saved[name] = envoy.output.save()
+        output = traced.output.save()
     return RunResult(output, {n: saved[n] for n in capture})

@@ -18,6 +18,9 @@ def test_sites_in_forward_order_with_parts(tiny):
     assert parts["fc_mu"] == parts["hook_mu"] == parts["hook_z"] == "latent"
     assert [s.index for s in table] == list(range(len(table)))
     assert {s.name: s.shape for s in table}["decoder.0"] == (8,)
+    phases = {s.name: s.phase for s in table}
+    assert phases["encoder.0"] == phases["hook_mu"] == "encode"
+    assert phases["hook_z"] == phases["decoder.0"] == "decode"
     assert cv.sites(tiny, part="latent") == [s.name for s in table if s.part == "latent"]
 
 
