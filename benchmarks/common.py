@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import random
 import resource
 import time
 from collections.abc import Callable
@@ -40,13 +41,18 @@ def timeit(fn: Callable[[], object], *, repeats: int = 20, warmup: int = 3) -> T
 
 def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int = 30,
                 warmup: int = 3) -> dict[str, Timing]:
-    """Time several functions in alternating rounds, so drifting load hits them all alike."""
+    """Time several functions in interleaved rounds, in a new random order each round, so drifting
+    load and cache effects hit them all alike."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {k: [] for k in fns}
+    order = list(fns)
+    shuffle = random.Random(0).shuffle
     for _ in range(rounds):
-        for name, fn in fns.items():
+        shuffle(order)  # no function always runs right after the same other one
+        for name in order:
+            fn = fns[name]
             gc.disable()
             start = time.perf_counter()
             fn()

@@ -6,9 +6,10 @@ Every intervention in circuitvae is a composition of two primitives:
 * :func:`patching` -- replace the outputs of some sites (whole, a unit subset, or through a
   function that sees the whole batch) during a forward pass.
 
-Both are context managers over torch forward hooks, which are removed on exit even when the
-body raises. :func:`run` is the functional form used by the metrics; it dispatches to a backend
-(``"torch"``, the default, or ``"nnsight"``) so both can be checked against each other.
+Both are context managers. They put a stand-in in front of each hooked module's ``forward``
+(cheaper than a torch forward hook: see :class:`_SiteForward`) and restore it on exit, even when
+the body raises. :func:`run` is the functional form used by the metrics; it dispatches to a
+backend (``"torch"``, the default, or ``"nnsight"``) so both can be checked against each other.
 
 Patches are *batchable*: a patch value, and a unit mask, may carry one row per batch row, so many
 different interventions run in one forward pass.
@@ -25,8 +26,8 @@ Example::
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -43,6 +44,7 @@ from .protocol import (
     check_vae,
     encode,
     model_placement,
+    optional_attr,
     root_module,
 )
 
@@ -156,11 +158,12 @@ def sites(model: Any, example: Tensor | None = None, *, part: str | None = None)
 
 def resolve_site(model: Any, name: str) -> nn.Module:
     """The module behind a site name; an unknown name lists the valid ones."""
-    if not callable(getattr(model, "site_modules", None)) and name:
-        try:  # the common case, without walking the whole module tree
-            return root_module(model).get_submodule(name)
-        except AttributeError:
-            pass
+    if not callable(optional_attr(model, "site_modules")) and name:
+        module: nn.Module | None = root_module(model)
+        for part in name.split("."):  # the common case, without walking the whole module tree
+            module = module._modules.get(part) if module is not None else None
+        if module is not None:
+            return module
     modules = site_modules(model)
     if name not in modules:
         try:
@@ -191,7 +194,11 @@ def apply_patch(output: Tensor, spec: PatchSpec, site: str = "?") -> Tensor:
             )
         return new
     patch = spec if isinstance(spec, Patch) else Patch(spec)
-    value = _broadcast_value(patch.value, output, site)
+    value = patch.value
+    if (patch.units is None and isinstance(value, Tensor) and value.shape == output.shape
+            and value.dtype == output.dtype and value.device == output.device):
+        return value.clone()  # the common case, without conversions
+    value = _broadcast_value(value, output, site)
     if patch.units is None:
         return value.clone()
     if isinstance(patch.units, Tensor) and patch.units.dtype == torch.bool:
@@ -252,10 +259,137 @@ class Cache(dict):
         )
 
 
-@contextmanager
+_NO_OWN_FORWARD = object()
+
+
+class _SiteForward:
+    """Stands in for a module's ``forward`` while a capture or patch is active.
+
+    ``module(x)`` calls ``self.forward``, which the instance attribute shadows; the stand-in calls
+    the forward it replaced and hands the output to ``on_output`` (record it, or replace it).
+    This costs one Python call per hooked site, about half of a torch forward hook, whose
+    registration also sends every call of the module down torch's slow path. Stand-ins stack
+    (capture and patch on one site) and can be removed in any order.
+    """
+
+    __slots__ = ("inner", "on_output", "replaced")
+
+    def __init__(self, inner: Callable[..., Any], on_output: Callable[[Any], Any],
+                 replaced: Any) -> None:
+        self.inner, self.on_output, self.replaced = inner, on_output, replaced
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.on_output(self.inner(*args, **kwargs))
+
+
+def _install(module: nn.Module, on_output: Callable[[Any], Any]) -> _SiteForward:
+    own = module.__dict__.get("forward", _NO_OWN_FORWARD)
+    stand_in = _SiteForward(module.forward, on_output, own)
+    module.__dict__["forward"] = stand_in
+    return stand_in
+
+
+def _uninstall(module: nn.Module, stand_in: _SiteForward) -> None:
+    own = module.__dict__
+    current = own.get("forward")
+    if current is stand_in:
+        if stand_in.replaced is _NO_OWN_FORWARD:
+            del own["forward"]
+        else:
+            own["forward"] = stand_in.replaced
+        return
+    while isinstance(current, _SiteForward):  # a later stand-in is still active: unlink
+        if current.inner is stand_in:
+            current.inner, current.replaced = stand_in.inner, stand_in.replaced
+            return
+        current = current.inner
+
+
+class _Hooks:
+    """Stand-in forwards that record and/or replace site outputs.
+
+    One object serves :func:`capture` and :func:`patching` (as a context manager) and
+    :func:`run` (:meth:`install` / :meth:`remove`). Patches go on first, so a site that is both
+    patched and captured records the patched output. On a normal exit a site that never ran
+    raises :class:`SiteError` (a capture that silently caught nothing, or a patch that had no
+    effect, is a bug); on any exit every stand-in is removed.
+    """
+
+    __slots__ = ("cache", "detach", "fired", "installed", "model", "names", "patches",
+                 "yields_cache")
+
+    def __init__(self, model: Any, names: Sequence[str], patches: Mapping[str, PatchSpec],
+                 *, detach: bool = True, yields_cache: bool = True) -> None:
+        self.model, self.names, self.patches = model, names, patches
+        self.detach, self.yields_cache = detach, yields_cache
+        self.cache, self.fired = Cache(), Cache()
+        self.installed: list[tuple[nn.Module, _SiteForward]] = []
+
+    def install(self) -> _Hooks:
+        targets = [(n, resolve_site(self.model, n)) for n in self.patches]
+        recorded = [(n, resolve_site(self.model, n)) for n in self.names]
+        for name, module in targets:
+            on_output = _patcher(name, self.patches[name], self.fired)
+            self.installed.append((module, _install(module, on_output)))
+        for name, module in recorded:
+            on_output = _recorder(name, self.cache, self.detach)
+            self.installed.append((module, _install(module, on_output)))
+        return self
+
+    def remove(self) -> None:
+        for module, stand_in in reversed(self.installed):
+            _uninstall(module, stand_in)
+        self.installed = []
+
+    def check_ran(self) -> None:
+        if len(self.cache) == len(self.names) and len(self.fired) == len(self.patches):
+            return  # every site ran (names are distinct sites)
+        _check_all_ran(self.names, self.cache, "captured")
+        _check_all_ran(list(self.patches), self.fired, "patched")
+
+    def __enter__(self) -> Cache | None:
+        self.install()
+        return self.cache if self.yields_cache else None
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        self.remove()
+        if exc_type is None:
+            self.check_ran()
+
+
+def _not_a_tensor(name: str, output: Any, verb: str) -> CircuitVAEError:
+    return CircuitVAEError(
+        f"site {name!r} outputs {type(output).__name__}, not a tensor; {verb} one of its "
+        "submodules instead"
+    )
+
+
+def _recorder(name: str, cache: Cache, detach: bool) -> Callable[[Any], Any]:
+    def record(output: Any) -> Any:
+        if not isinstance(output, Tensor):
+            raise _not_a_tensor(name, output, "capture")
+        cache[name] = output.detach() if detach and output.requires_grad else output
+        return output
+
+    return record
+
+
+def _patcher(name: str, spec: PatchSpec, fired: Cache) -> Callable[[Any], Tensor]:
+    if not (callable(spec) and not isinstance(spec, Tensor | Patch)):
+        spec = spec if isinstance(spec, Patch) else Patch(spec)
+
+    def patch(output: Any) -> Tensor:
+        if not isinstance(output, Tensor):
+            raise _not_a_tensor(name, output, "patch")
+        fired[name] = True
+        return apply_patch(output, spec, name)
+
+    return patch
+
+
 def capture(
     model: Any, names: str | Sequence[str], *, detach: bool = True
-) -> Iterator[Cache]:
+) -> AbstractContextManager[Cache]:
     """Record the outputs of ``names`` while the body runs; yields a :class:`Cache`.
 
     If a site runs more than once inside the block the last output is kept. On a normal exit a
@@ -263,61 +397,17 @@ def capture(
     bug). Hooks are removed on exit, even on error.
     """
     names = [names] if isinstance(names, str) else list(names)
-    modules = {n: resolve_site(model, n) for n in names}
-    cache = Cache()
-
-    def recorder(name: str) -> Callable[..., None]:
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            if not isinstance(output, Tensor):
-                raise CircuitVAEError(
-                    f"site {name!r} outputs {type(output).__name__}, not a tensor; "
-                    "capture one of its submodules instead"
-                )
-            cache[name] = output.detach() if detach else output
-
-        return hook
-
-    handles = [m.register_forward_hook(recorder(n)) for n, m in modules.items()]
-    try:
-        yield cache
-    finally:
-        for h in handles:
-            h.remove()
-    _check_all_ran(names, cache, "captured")
+    return _Hooks(model, names, {}, detach=detach)
 
 
-@contextmanager
-def patching(model: Any, patches: Mapping[str, PatchSpec]) -> Iterator[None]:
+def patching(model: Any, patches: Mapping[str, PatchSpec]) -> AbstractContextManager[None]:
     """Replace site outputs while the body runs.
 
     ``patches`` maps a site name to a tensor (the new output), a :class:`Patch` (a value with a
     unit subset) or a function ``output -> new output`` that sees the whole batch. On a normal
     exit a patched site that never ran raises :class:`SiteError`: the patch had no effect.
     """
-    modules = {n: resolve_site(model, n) for n in patches}
-    fired: dict[str, bool] = {}
-
-    def patcher(name: str, spec: PatchSpec) -> Callable[..., Tensor]:
-        def hook(_module: nn.Module, _inputs: Any, output: Any) -> Tensor:
-            if not isinstance(output, Tensor):
-                raise CircuitVAEError(
-                    f"site {name!r} outputs {type(output).__name__}, not a tensor; "
-                    "patch one of its submodules instead"
-                )
-            fired[name] = True
-            return apply_patch(output, spec, name)
-
-        return hook
-
-    handles = [
-        modules[n].register_forward_hook(patcher(n, spec)) for n, spec in patches.items()
-    ]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-    _check_all_ran(list(patches), fired, "patched")
+    return _Hooks(model, (), patches, yields_cache=False)  # type: ignore[return-value]
 
 
 def _check_all_ran(names: Sequence[str], ran: Mapping[str, Any], verb: str) -> None:
@@ -358,27 +448,26 @@ def run(
     model's ``backend`` attribute (set by ``circuitvae.wrap``), else ``"torch"``.
     """
     check_vae(model)
-    backend = backend or getattr(model, "backend", None) or "torch"
-    x = check_latent(model, x) if method == "decode" else check_input(model, x)
-    patches = dict(patches or {})
+    backend = backend or optional_attr(model, "backend") or "torch"
     if backend == "torch":
         with torch.inference_mode():
-            with _torch_hooks(model, tuple(capture), patches) as cache:
+            x = check_latent(model, x) if method == "decode" else check_input(model, x)
+            if not capture and not patches:  # nothing to hook: a plain forward
+                return RunResult(_call(model, x, method), {})
+            hooks = _Hooks(model, capture, patches or {}).install()
+            try:
                 output = _call(model, x, method)
-        return RunResult(output, dict(cache))
+            finally:
+                hooks.remove()
+        hooks.check_ran()
+        return RunResult(output, dict(hooks.cache))
     if backend == "nnsight":
         from .backends.nnsight import run_nnsight
 
-        return run_nnsight(model, x, method=method, capture=tuple(capture), patches=patches)
+        x = check_latent(model, x) if method == "decode" else check_input(model, x)
+        return run_nnsight(model, x, method=method, capture=tuple(capture),
+                           patches=dict(patches or {}))
     raise CircuitVAEError(f"unknown backend {backend!r}; choose 'torch' or 'nnsight'")
-
-
-@contextmanager
-def _torch_hooks(
-    model: Any, names: tuple[str, ...], patches: Mapping[str, PatchSpec]
-) -> Iterator[Cache]:
-    with patching(model, patches), capture(model, names) as cache:
-        yield cache
 
 
 def check_latent(model: Any, z: Any) -> Tensor:
@@ -390,7 +479,9 @@ def check_latent(model: Any, z: Any) -> Tensor:
             f"(N, {model.latent_dim})"
         )
     device, dtype = model_placement(model)
-    return t.to(device=device, dtype=dtype)
+    if t.dtype != dtype or t.device != device:
+        t = t.to(device=device, dtype=dtype)
+    return t
 
 
 def _call(model: Any, x: Tensor, method: Method) -> Any:

@@ -21,6 +21,7 @@ carry labels, ground-truth factors or feature groups, which metrics pick up when
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -185,6 +186,19 @@ class ColumnGroups:
 # --------------------------------------------------------------------------- checks
 
 
+def optional_attr(obj: Any, name: str, default: Any = None) -> Any:
+    """``getattr(obj, name, default)`` without raising and catching an AttributeError when an
+    ``nn.Module`` lacks the attribute (~1 us each, on every engine call)."""
+    if isinstance(obj, nn.Module):
+        own = obj.__dict__
+        if name in own:
+            return own[name]
+        if (name not in own["_modules"] and name not in own["_parameters"]
+                and name not in own["_buffers"] and not hasattr(type(obj), name)):
+            return default
+    return getattr(obj, name, default)
+
+
 def check_vae(model: Any) -> Any:
     """Return ``model`` if it speaks the protocol, else raise :class:`NotAVAEError`.
 
@@ -220,12 +234,26 @@ def model_device(model: Any) -> torch.device:
     return model_placement(model)[0]
 
 
+def _first_tensor(module: nn.Module, registry: str) -> Tensor | None:
+    """``next(module.parameters())`` (or buffers), in the same pre-order, without building
+    the generator chain: a few dict lookups instead of ~6 us per call."""
+    for tensor in getattr(module, registry).values():
+        if tensor is not None:
+            return tensor
+    for child in module._modules.values():
+        if child is not None:
+            found = _first_tensor(child, registry)
+            if found is not None:
+                return found
+    return None
+
+
 def model_placement(model: Any) -> tuple[torch.device, torch.dtype]:
     """Device and floating dtype of the model's first parameter or buffer (CPU, float32 if none)."""
     module = root_module(model)
-    tensor = next(module.parameters(), None)
+    tensor = _first_tensor(module, "_parameters")
     if tensor is None:
-        tensor = next(module.buffers(), None)
+        tensor = _first_tensor(module, "_buffers")
     if tensor is None:
         return torch.device("cpu"), torch.float32
     dtype = tensor.dtype if tensor.is_floating_point() else torch.float32
@@ -249,9 +277,10 @@ def as_tensor(x: Any, *, name: str = "x") -> Tensor:
         t = t.float()
     if t.ndim == 0 or t.shape[0] == 0:
         raise CircuitVAEError(f"{name} is empty (shape {tuple(t.shape)}); need at least one row")
-    # Any NaN/Inf makes the sum non-finite; one reduction is ~10x cheaper than isfinite().all().
-    # A non-finite sum of finite values (overflow) falls through to the exact check.
-    if not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
+    # Any NaN/Inf makes the sum non-finite; one reduction read back as a Python float is ~30x
+    # cheaper than isfinite().all(). A non-finite sum of finite values (overflow) falls through
+    # to the exact check.
+    if not math.isfinite(t.sum().item()) and not bool(torch.isfinite(t).all()):
         bad = ~torch.isfinite(t)
         rows = bad.reshape(t.shape[0], -1).any(dim=1).nonzero().flatten()
         kind = "NaN" if torch.isnan(t).any() else "Inf"
@@ -268,14 +297,16 @@ _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 def check_input(model: Any, x: Any, *, name: str = "x") -> Tensor:
     """Validate a batch of model inputs and move it to the model's device and dtype."""
     t = as_tensor(x, name=name)
-    shape = getattr(model, "input_shape", None)
+    shape = optional_attr(model, "input_shape")
     if shape is not None and tuple(t.shape[1:]) != tuple(shape):
         raise CircuitVAEError(
             f"{name} has shape {tuple(t.shape)}, but {type(model).__name__} expects "
             f"(N, {', '.join(map(str, shape))})"
         )
     device, dtype = model_placement(model)
-    return t.to(device=device, dtype=dtype)
+    if t.dtype != dtype or t.device != device:
+        t = t.to(device=device, dtype=dtype)
+    return t
 
 
 def encode(model: Any, x: Tensor) -> Posterior:

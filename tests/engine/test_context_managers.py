@@ -9,7 +9,8 @@ import circuitvae as cv
 
 
 def _n_hooks(model: torch.nn.Module) -> int:
-    return sum(len(m._forward_hooks) for m in model.modules())
+    """Stand-ins left in front of a module's forward, plus torch hooks left registered."""
+    return sum(("forward" in m.__dict__) + len(m._forward_hooks) for m in model.modules())
 
 
 def test_capture_and_patch_as_context_managers(tiny, batch):
@@ -73,3 +74,52 @@ def test_broadcast_single_row_value(tiny, batch):
     z = torch.tensor([0.5, -1.0, 2.0])
     out = cv.run(tiny, x, patches={"hook_z": z}).output
     torch.testing.assert_close(out, tiny.decode(z.expand(5, 3)), rtol=0, atol=1e-6)
+
+
+def test_capture_of_a_patched_site_records_the_patch_and_unwinds(tiny, batch):
+    x, _ = batch
+    value = torch.full((5, 8), 0.25)
+    with cv.patching(tiny, {"decoder.1": value}), cv.capture(tiny, ["decoder.1"]) as cache:
+        cv.reconstruct(tiny, x)
+    torch.testing.assert_close(cache["decoder.1"], value, rtol=0, atol=0)
+    assert _n_hooks(tiny) == 0
+
+
+def test_contexts_closed_out_of_order_restore_the_module(tiny, batch):
+    x, source = batch
+    clean = cv.reconstruct(tiny, x)
+    outer = cv.patching(tiny, {"decoder.1": torch.zeros(8)})
+    inner = cv.capture(tiny, ["decoder.1"])
+    outer.__enter__()
+    cache = inner.__enter__()
+    cv.reconstruct(tiny, x)
+    outer.__exit__(None, None, None)  # the patch goes first; the capture keeps working
+    cv.reconstruct(tiny, source)
+    torch.testing.assert_close(cache["decoder.1"], tiny.decoder[1](tiny.decoder[0](
+        tiny.encode(source).mean)), rtol=0, atol=1e-6)
+    inner.__exit__(None, None, None)
+    assert _n_hooks(tiny) == 0
+    torch.testing.assert_close(cv.reconstruct(tiny, x), clean, rtol=0, atol=0)
+
+
+def test_user_hooks_and_own_forward_are_kept(tiny, batch):
+    x, _ = batch
+    seen = []
+    handle = tiny.decoder[1].register_forward_hook(lambda _m, _i, out: seen.append(out.clone()))
+    layer = tiny.decoder[0]
+    original = layer.forward
+    layer.forward = lambda z: original(z) * 2.0  # an instance-level forward of the user's
+    own = layer.__dict__["forward"]
+    try:
+        with cv.patching(tiny, {"decoder.1": torch.ones(8)}):
+            cv.reconstruct(tiny, x)
+        torch.testing.assert_close(seen[-1], torch.ones(5, 8), rtol=0, atol=0)
+        with cv.capture(tiny, ["decoder.0"]) as cache:
+            cv.reconstruct(tiny, x)
+        torch.testing.assert_close(cache["decoder.0"], original(tiny.encode(x).mean) * 2.0,
+                                   rtol=0, atol=1e-6)
+        assert layer.__dict__["forward"] is own
+    finally:
+        handle.remove()
+        del layer.forward
+    assert _n_hooks(tiny) == 0
