@@ -331,8 +331,11 @@ def activation_profiles(
         res = run(model, batch, capture=names)
         for name in names:
             act = res.cache[name].flatten(1)
-            delta = (act[rows:] - act[:rows].repeat(len(keys), 1)).reshape(len(keys), rows, -1)
-            acc[name] += (delta.abs() if profile == "abs" else delta).sum(1, dtype=torch.float64)
+            delta = act[rows:].reshape(len(keys), rows, -1) - act[:rows].unsqueeze(0)
+            if profile == "abs":
+                delta = delta.abs_()
+            # summed in the model's dtype (pairwise) per chunk, accumulated in float64
+            acc[name] += delta.sum(1).double()
     return Profiles(
         groups=tuple(keys),
         sites=tuple(names),

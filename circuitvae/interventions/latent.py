@@ -142,7 +142,26 @@ def latent_sweep(
     # a chunk holds the output and every captured site at once: budget for all of them
     size = chunk_rows(max_batch_rows, model, p + sum(int(np.prod(t.shape[1:]))
                                                      for t in base_acts.values()))
+    if size >= n:  # whole (j, k) blocks of n rows per chunk: no gathers, no scatter per row
+        size -= size % n
     for s in chunks(total, size, verbose=verbose, desc="latent sweep"):
+        if size >= n:
+            blocks = torch.arange(s.start // n, s.stop // n, device=dev)
+            jb, kb = blocks // k, blocks % k
+            z = mu.repeat(len(blocks), 1).view(len(blocks), n, d_all)
+            cols = lat_t[jb]
+            ar = torch.arange(len(blocks), device=dev)
+            start = torch.zeros_like(z[ar, :, cols]) if absolute else z[ar, :, cols]
+            z[ar, :, cols] = start + grid_t[jb, kb][:, None]
+            res = run(model, z.view(-1, d_all), method="decode", capture=capture)
+            _fold_blocks(res.output, base_out, n, blocks, jb, rms, l2, sq)
+            for name in capture:
+                delta = (res.cache[name].reshape(len(blocks), n, -1)
+                         - base_acts[name].reshape(1, n, -1))
+                if profile == "abs":
+                    delta = delta.abs_()
+                acts[name].index_add_(0, jb, delta.sum(dim=1).double())
+            continue
         flat = torch.arange(s.start, s.stop, device=dev)
         j, kk, rows = flat // (k * n), (flat // n) % k, flat % n
         z = mu[rows].clone()
@@ -152,13 +171,16 @@ def latent_sweep(
         z[ar, col] = start + grid_t[j, kk]
         res = run(model, z, method="decode", capture=capture)
         diff = (res.output - base_out[rows]).flatten(1).double()
-        sq_el = diff**2
-        rms.index_add_(0, j * k + kk, sq_el.mean(dim=1).sqrt())
-        l2.index_add_(0, j * k + kk, sq_el.sum(dim=1).sqrt())
+        sq_el = diff.square_()
+        sum_sq = sq_el.sum(dim=1)
+        rms.index_add_(0, j * k + kk, (sum_sq / p).sqrt_())
+        l2.index_add_(0, j * k + kk, sum_sq.sqrt_())
         sq.index_add_(0, j, sq_el)
         for name in capture:
-            delta = (res.cache[name] - base_acts[name][rows]).flatten(1).double()
-            acts[name].index_add_(0, j, delta.abs() if profile == "abs" else delta)
+            delta = (res.cache[name] - base_acts[name][rows]).flatten(1)
+            if profile == "abs":
+                delta = delta.abs_()  # exact in the model's dtype, so before the conversion
+            acts[name].index_add_(0, j, delta.double())
     return SweepStats(
         grid=grid,
         rms=(rms / n).reshape(d, k).cpu().numpy(),
@@ -167,6 +189,23 @@ def latent_sweep(
         activations={name: (a / (n * k)).cpu().numpy() for name, a in acts.items()},
         n_rows=n,
     )
+
+
+def _fold_blocks(out: Tensor, base_out: Tensor, n: int, blocks: Tensor, jb: Tensor,
+                 rms: Tensor, l2: Tensor, sq: Tensor) -> None:
+    """Add whole (j, k) blocks of n decoded rows to the sweep sums.
+
+    Within a block the sums run in the model's dtype (torch's pairwise summation), and each
+    block's result is added to the float64 totals: the error stays at the level of the
+    float32 outputs themselves, without a float64 copy of every decoded value.
+    """
+    diff = out.reshape(len(blocks), n, -1) - base_out.reshape(1, n, -1)
+    sq_el = diff.square_()
+    sum_sq = sq_el.sum(dim=2)
+    p = sq_el.shape[2]
+    rms.index_add_(0, blocks, (sum_sq / p).sqrt_().sum(dim=1).double())
+    l2.index_add_(0, blocks, sum_sq.sqrt_().sum(dim=1).double())
+    sq.index_add_(0, jb, sq_el.sum(dim=1).double())
 
 
 def traversal(

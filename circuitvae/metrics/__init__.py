@@ -7,7 +7,7 @@ Causal metrics (built on the intervention levels): :func:`ces`, :func:`specifici
 :func:`analyze` runs them all for one model.
 """
 
-from .analyze import METRIC_COLUMNS, analyze
+from .analyze import INTERVENTIONAL, METRIC_COLUMNS, STEPS, analyze
 from .ces import CESResult, ces
 from .discrete import CodeSwapResult, code_swap
 from .downstream import DownstreamResult, downstream_auc
@@ -16,7 +16,9 @@ from .reconstruction import ReconstructionResult, reconstruction
 from .specificity import SpecificityResult, specificity, specificity_from_effects
 
 __all__ = [
+    "INTERVENTIONAL",
     "METRIC_COLUMNS",
+    "STEPS",
     "CESResult",
     "CodeSwapResult",
     "DownstreamResult",

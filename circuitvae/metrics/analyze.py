@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from ..interventions._batching import encode_all, hidden_sites
 from ..interventions.input import activation_profiles, is_factor_dataset, manipulations
 from ..interventions.latent import Scale, latent_sweep, offset_grid, sigma_eff
-from ..protocol import DiscretePosterior, check_vae, resolve_inputs
+from ..protocol import CircuitVAEError, DiscretePosterior, check_vae, resolve_inputs
 from .modularity import profile_modularity
 from .specificity import group_effects, specificity_from_effects
 
@@ -30,6 +30,57 @@ METRIC_COLUMNS = (
     "mse", "mse_numeric", "mse_categorical", "auc",
     "vq_ces_swap", "vq_specificity_swap",
 )
+
+#: The steps of :func:`analyze` and the metric columns each one fills.
+STEPS: dict[str, tuple[str, ...]] = {
+    "ces": ("ces_calibrated", "ces_fixed", "sigma_eff_mean"),
+    "specificity": ("specificity", "modularity_ridgeway", "modularity_latent"),
+    "modularity": ("modularity", "modularity_encoder", "modularity_decoder", "modularity_signed"),
+    "modularity_random": ("modularity_random",),
+    "modularity_correlation": ("modularity_correlation",),
+    "fgd": ("fgd", "fgd_correlation"),
+    "dci/mig/sap": ("dci_disentanglement", "dci_completeness", "dci_informativeness", "mig",
+                    "sap"),
+    "factor_vae/beta_vae": ("factor_vae_score", "beta_vae_score"),
+    "mse": ("mse", "mse_numeric", "mse_categorical"),
+    "auc": ("auc",),
+    "vq": ("vq_ces_swap", "vq_specificity_swap"),
+}
+
+#: ``metrics="interventional"``: the metrics that cost forward passes and arithmetic only, no
+#: fitted estimator (FGD and DCI fit gradient-boosted trees, MIG and SAP histograms and
+#: thresholds on factors, the FactorVAE/BetaVAE scores classifiers, AUC a logistic regression).
+INTERVENTIONAL: tuple[str, ...] = (
+    *STEPS["ces"], *STEPS["specificity"], *STEPS["modularity"], *STEPS["modularity_random"],
+    *STEPS["modularity_correlation"], *STEPS["mse"], *STEPS["vq"],
+)
+
+
+def select_metrics(metrics: str | Iterable[str]) -> frozenset[str]:
+    """The metric columns asked for: ``"all"``, ``"interventional"``, or any mix of column
+    names (:data:`METRIC_COLUMNS`) and step names (:data:`STEPS`). A column name selects that
+    column alone; a step name that is no column (``"ces"``, ``"dci/mig/sap"``,
+    ``"factor_vae/beta_vae"``, ``"vq"``) selects all of its columns."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    chosen: set[str] = set()
+    for name in metrics:
+        if name == "all":
+            chosen.update(METRIC_COLUMNS)
+        elif name == "interventional":
+            chosen.update(INTERVENTIONAL)
+        elif name in METRIC_COLUMNS:
+            chosen.add(name)
+        elif name in STEPS:
+            chosen.update(STEPS[name])
+        else:
+            raise CircuitVAEError(
+                f"unknown metric {name!r}; choose 'all', 'interventional', a step "
+                f"({', '.join(STEPS)}) or a column ({', '.join(METRIC_COLUMNS)})"
+            )
+    if not chosen:
+        raise CircuitVAEError("metrics is empty; pass 'all' (the default) or some metric names")
+    return frozenset(chosen)
 
 
 def analyze(
@@ -49,6 +100,7 @@ def analyze(
     dci_n_estimators: int = 100,
     max_batch_rows: int | None = None,
     n_jobs: int | None = None,
+    metrics: str | Iterable[str] = "all",
     strict: bool = False,
     verbose: bool = False,
 ) -> pd.DataFrame:
@@ -73,16 +125,30 @@ def analyze(
     ``n_jobs`` runs the per-feature / per-factor tree fits of FGD and DCI in parallel threads
     (same numbers; leave it at 1 inside a multi-process study).
 
+    ``metrics`` chooses what to compute: ``"all"`` (default), ``"interventional"`` (CES,
+    specificity, every modularity, MSE and the VQ code swaps: forward passes and arithmetic, no
+    fitted estimator, so the call costs about what its forward passes cost), or any mix of
+    column names and step names (e.g. ``["ces", "fgd"]``; see :func:`select_metrics`). A step
+    (:data:`STEPS`) runs when any of its columns is asked for; columns not asked for are NaN,
+    and the ``metrics`` column records the choice. Each value is the same as in a full call.
+
     A metric that does not apply (no labels, no factors, no feature groups...) is NaN, and the
     ``skipped`` column says why; ``strict=True`` raises instead (for debugging).
     """
     check_vae(model)
+    wanted = select_metrics(metrics)
     row: dict[str, Any] = dict.fromkeys(METRIC_COLUMNS, NAN)
     skipped: list[str] = []
 
-    def attempt(names: str, fn: Callable[[], dict[str, float]]) -> None:
+    def asked(step: str) -> bool:
+        return not wanted.isdisjoint(STEPS[step])
+
+    def attempt(names: str, fn: Callable[[], dict[str, float]], *,
+                needed: bool | None = None) -> None:
+        if not (asked(names) if needed is None else needed):
+            return
         try:
-            row.update(fn())
+            row.update({k: v for k, v in fn().items() if k in wanted})
         except Exception as err:  # noqa: BLE001 - a metric that fails is reported, not fatal
             if strict:
                 raise
@@ -98,16 +164,20 @@ def analyze(
 
     def sweeps() -> dict[str, float]:
         dec_sites = tuple(s.name for s in hidden_sites(model, "decoder"))
-        cal = latent_sweep(model, post.mean, offset_grid(d, k, r, sig), capture=dec_sites,
-                           max_batch_rows=max_batch_rows, verbose=verbose)
-        fix = latent_sweep(model, post.mean, offset_grid(d, k, r),
+        cal = latent_sweep(model, post.mean, offset_grid(d, k, r, sig),
+                           capture=dec_sites if asked("specificity") else (),
                            max_batch_rows=max_batch_rows, verbose=verbose)
         state["cal"], state["dec_sites"] = cal, dec_sites
-        return {"ces_calibrated": float(cal.rms.mean(axis=1).mean()),
-                "ces_fixed": float(fix.rms.mean(axis=1).mean()),
-                "sigma_eff_mean": float(sig.mean())}
+        out = {"ces_calibrated": float(cal.rms.mean(axis=1).mean()),
+               "sigma_eff_mean": float(sig.mean())}
+        if "ces_fixed" in wanted:
+            fix = latent_sweep(model, post.mean, offset_grid(d, k, r),
+                               max_batch_rows=max_batch_rows, verbose=verbose)
+            out["ces_fixed"] = float(fix.rms.mean(axis=1).mean())
+        return out
 
-    attempt("ces", sweeps)
+    # one calibrated sweep feeds CES and specificity
+    attempt("ces", sweeps, needed=asked("ces") or asked("specificity"))
     steps.update()
 
     def spec() -> dict[str, float]:
@@ -142,9 +212,11 @@ def analyze(
                     out[f"modularity_{part}"] = (
                         profile_modularity(prof.concatenated(names)) if names else NAN
                     )
-                signed = activation_profiles(model, xb, var, sites=[s.name for s in sites],
-                                             profile="signed", max_batch_rows=max_batch_rows)
-                out["modularity_signed"] = profile_modularity(signed.concatenated())
+                if "modularity_signed" in wanted:
+                    signed = activation_profiles(model, xb, var, sites=[s.name for s in sites],
+                                                 profile="signed",
+                                                 max_batch_rows=max_batch_rows)
+                    out["modularity_signed"] = profile_modularity(signed.concatenated())
             return out
         return fn
 
@@ -241,7 +313,9 @@ def analyze(
     steps.update()
     steps.close()
     row.update(_settings(model, dataset, n=int(x.shape[0]), seed=seed, r=r, k=k, scale=scale,
-                         discrete=discrete, max_batch_rows=max_batch_rows))
+                         discrete=discrete, max_batch_rows=max_batch_rows,
+                         metrics=("all" if len(wanted) == len(METRIC_COLUMNS) else
+                                  ",".join(c for c in METRIC_COLUMNS if c in wanted))))
     row["skipped"] = "; ".join(skipped)
     for key, value in row.items():
         if isinstance(value, float) and math.isinf(value):

@@ -62,6 +62,27 @@ def test_batched_sweep_equals_per_intervention_loop(mlp):
     np.testing.assert_allclose(tiny.sq, stats.sq, atol=1e-6)
 
 
+@pytest.mark.parametrize("absolute", [False, True])
+@pytest.mark.parametrize("profile", ["abs", "signed"])
+def test_chunks_of_whole_blocks_equal_chunks_that_split_blocks(mlp, absolute, profile):
+    """Chunks of >= n rows fold whole (latent, offset) blocks; smaller ones fold row by row."""
+    x = torch.randn(4, 6, generator=torch.Generator().manual_seed(3))
+    mu = cv.run(mlp, x, method="encode").output.mean
+    grid = offset_grid(2, 3, 1.5)
+    kw = {"absolute": absolute, "profile": profile, "capture": ("decoder.0", "decoder.1"),
+          "latents": np.array([2, 0])}
+    per_row = latent_sweep(mlp, mu, grid, max_batch_rows=3, **kw)  # splits blocks of 4 rows
+    # atol: float32 decodes of batches of other sizes round differently (~1e-9)
+    for rows in (9, None):  # 2 blocks per chunk, then all 6 blocks in one chunk
+        blocks = latent_sweep(mlp, mu, grid, max_batch_rows=rows, **kw)
+        for field in ("rms", "l2", "sq"):
+            np.testing.assert_allclose(getattr(blocks, field), getattr(per_row, field),
+                                       rtol=1e-6, atol=1e-7)
+        for name in kw["capture"]:
+            np.testing.assert_allclose(blocks.activations[name], per_row.activations[name],
+                                       rtol=1e-6, atol=1e-7)
+
+
 def test_sweep_captures_activation_change(mlp):
     x = torch.randn(3, 6, generator=torch.Generator().manual_seed(1))
     mu = cv.run(mlp, x, method="encode").output.mean

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import circuitvae as cv
-from circuitvae.metrics import METRIC_COLUMNS
+from circuitvae.metrics import INTERVENTIONAL, METRIC_COLUMNS
 
 
 def test_tabular_row_matches_standalone_metrics(circuit_models, tabular):
@@ -63,3 +63,29 @@ def test_plain_tensor_and_strict_mode(mlp):
     assert "auc" in df.iloc[0].skipped
     with pytest.raises(cv.CircuitVAEError):
         cv.analyze(mlp, x, n=15, k=3, strict=True)
+
+
+def test_metric_selection_computes_the_same_values_and_only_those(circuit_models, tabular):
+    model = circuit_models[0]
+    kw = {"n": 40, "seed": 2, "k": 5, "fgd_n_estimators": 5}
+    full = cv.analyze(model, tabular, **kw).iloc[0]
+    part = cv.analyze(model, tabular, metrics="interventional", **kw).iloc[0]
+    for col in INTERVENTIONAL:
+        same = np.isnan(full[col]) and np.isnan(part[col]) or full[col] == part[col]
+        assert same, (col, full[col], part[col])
+    for col in ("fgd", "fgd_correlation", "auc", "dci_disentanglement"):
+        assert np.isnan(part[col])
+    assert "fgd" not in part.skipped and "auc" not in part.skipped
+    assert full.metrics == "all" and part.metrics.startswith("ces_calibrated,ces_fixed,")
+    one = cv.analyze(model, tabular, metrics=["specificity", "fgd"], **kw).iloc[0]
+    assert one.specificity == full.specificity and one.fgd == full.fgd
+    assert np.isnan(one.ces_calibrated) and np.isnan(one.modularity_ridgeway)
+    assert one.metrics == "specificity,fgd"
+
+
+def test_unknown_or_empty_metric_selection_is_an_error(mlp):
+    x = torch.randn(15, 6, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(cv.CircuitVAEError, match="unknown metric 'cess'.*interventional"):
+        cv.analyze(mlp, x, metrics=["cess"])
+    with pytest.raises(cv.CircuitVAEError, match="metrics is empty"):
+        cv.analyze(mlp, x, metrics=[])
