@@ -197,7 +197,7 @@ def apply_patch(output: Tensor, spec: PatchSpec, site: str = "?") -> Tensor:
     value = patch.value
     if (patch.units is None and isinstance(value, Tensor) and value.shape == output.shape
             and value.dtype == output.dtype and value.device == output.device):
-        return value.clone()  # the common case, without conversions
+        return value.clone()  # copied: in-place ops downstream must not write into it
     value = _broadcast_value(value, output, site)
     if patch.units is None:
         return value.clone()

@@ -123,3 +123,36 @@ def test_user_hooks_and_own_forward_are_kept(tiny, batch):
         handle.remove()
         del layer.forward
     assert _n_hooks(tiny) == 0
+
+
+class _InplaceReLUVAE(torch.nn.Module):
+    """A decoder with ReLU(inplace=True) right after the patched site."""
+
+    speaks_circuitvae = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latent_dim, self.input_shape = 2, (3,)
+        self.enc = torch.nn.Linear(3, 4)
+        self.dec = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(inplace=True),
+                                       torch.nn.Linear(4, 3))
+
+    def encode(self, x: torch.Tensor) -> cv.Posterior:
+        mu, logvar = self.enc(x).chunk(2, dim=1)
+        return cv.Posterior(mu, logvar)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.dec(z)
+
+
+def test_patch_value_survives_inplace_ops_downstream():
+    torch.manual_seed(0)
+    model = _InplaceReLUVAE().eval()
+    x = torch.randn(5, 3)
+    value = torch.tensor([-1.0, 2.0, -3.0, 4.0]).repeat(5, 1)  # the site's full shape
+    kept = value.clone()
+    first = cv.run(model, x, patches={"dec.0": value}).output
+    torch.testing.assert_close(value, kept, rtol=0, atol=0)  # the ReLU did not write into it
+    torch.testing.assert_close(cv.run(model, x, patches={"dec.0": value}).output, first,
+                               rtol=0, atol=0)
+    torch.testing.assert_close(first, model.dec[2](value.clamp(min=0)), rtol=0, atol=1e-6)
