@@ -64,7 +64,7 @@ def run(quick: bool = False) -> list[str]:
     torch.manual_seed(0)
     lines = []
     for label, model, rounds in (("tabular MLP", mlp_model(), 2000 if not quick else 100),
-                                 ("64x64 conv", conv_model(), 20 if not quick else 4)):
+                                 ("64x64 conv", conv_model(), 40 if not quick else 4)):
         x = torch.rand(256, *model.input_shape)
         site = "decoder.2"
         value = cv.run(model, x, capture=[site]).cache[site]
