@@ -181,15 +181,28 @@ def gbt_importance(
             test = _score(model, codes_test, y_test, kind)
         return np.abs(model.feature_importances_), _score(model, codes_train, y, kind), test
 
-    fits = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(fit_one)(f, kind) for f, kind in enumerate(kinds)
+    # the costliest fits first, so parallel workers finish together (same numbers, any order)
+    order = sorted(range(n_targets), key=lambda f: -_fit_cost(targets_train[:, f], kinds[f]))
+    done = Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(fit_one)(f, kinds[f]) for f in order
     )
+    fits: list[Any] = [None] * n_targets
+    for f, fit in zip(order, done, strict=True):
+        fits[f] = fit
     importance = np.zeros((d, n_targets), dtype=np.float64)
     for f, (imp, _, _) in enumerate(fits):
         importance[:, f] = imp
     train_score = np.array([t for _, t, _ in fits])
     test_score = None if codes_test is None else np.array([t for _, _, t in fits])
     return ImportanceFit(importance, train_score, test_score)
+
+
+def _fit_cost(target: np.ndarray, kind: Kind) -> int:
+    """Trees per boosting stage: one per class of a categorical target (one if binary)."""
+    if kind != "categorical":
+        return 1
+    n_classes = len(np.unique(target))
+    return 1 if n_classes <= 2 else n_classes
 
 
 def _score(model: Any, x: np.ndarray, y: np.ndarray, kind: Kind) -> float:

@@ -258,6 +258,18 @@ def test_planted_correlation_clusters_recover_factor_groups():
     assert found == sorted(sorted(v) for v in d.groups.values())
 
 
+def test_correlation_grouping_is_cached_until_the_train_split_changes():
+    d = load_dataset("planted", n_train=600, n_test=50, seed=3)
+    first = d.feature_groups("correlation")
+    assert d.feature_groups("correlation") == first
+    x = d.train.x
+    d.train.x[:, :] = torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    shuffled = d.feature_groups("correlation")  # in-place change: recomputed
+    assert shuffled != first  # independent noise breaks the planted clusters
+    d.train.x = x.clone()
+    assert d.feature_groups("correlation") == shuffled  # same values in a new tensor
+
+
 def test_planted_factors_and_reproducibility():
     d = load_dataset("planted", n_train=300, n_test=100, seed=4, n_factors=3, factor_bins=5)
     check_layout(d)

@@ -144,3 +144,23 @@ def test_regroup_equals_a_refit_and_n_jobs_changes_nothing():
     np.testing.assert_array_equal(moved.importance, fit_b.importance)
     with pytest.raises(CircuitVAEError, match="unknown feature 'nope'"):
         fgd_regroup(fit_a, {"g": ["nope"], "h": [1, 2, 3]})
+
+
+def test_importance_columns_follow_the_targets_whatever_the_fit_order():
+    """Fits run costliest first (most classes); column f must still be target f's model."""
+    from circuitvae.metrics._importance import default_estimator, gbt_importance
+
+    rng = np.random.default_rng(4)
+    codes = rng.normal(size=(120, 3))
+    targets = np.column_stack([
+        codes[:, 0],                                   # numeric: 1 tree per stage
+        (codes[:, 1] > 0),                             # binary: 1 tree per stage
+        np.digitize(codes[:, 2], [-1, -0.3, 0.3, 1]),  # 5 classes: fitted first
+    ]).astype(float)
+    kinds = ["numeric", "categorical", "categorical"]
+    for n_jobs in (1, 2):
+        fit = gbt_importance(codes, targets, kinds, seed=3, n_estimators=5, n_jobs=n_jobs)
+        for f, kind in enumerate(kinds):
+            y = targets[:, f].astype(np.int64) if kind == "categorical" else targets[:, f]
+            alone = default_estimator(kind, seed=3, n_estimators=5).fit(codes, y)
+            np.testing.assert_array_equal(fit.importance[:, f], alone.feature_importances_)

@@ -279,9 +279,7 @@ class TabularDataset:
         if kind == "semantic":
             return {g: list(m) for g, m in self.groups.items()}
         if kind == "correlation":
-            labels = correlation_clusters(
-                association_matrix(self.train.x.numpy(), self.features), CORRELATION_TAU
-            )
+            labels = self._correlation_labels()
             out: dict[str, list[str]] = {}
             for f, lab in zip(self.features, labels, strict=True):
                 out.setdefault(f"cluster_{lab}", []).append(f.name)
@@ -297,6 +295,19 @@ class TabularDataset:
         raise CircuitVAEError(
             f"unknown grouping kind {kind!r}; use 'semantic', 'correlation' or 'random'"
         )
+
+    def _correlation_labels(self) -> np.ndarray:
+        """Cluster labels of the features on the train split, computed once per train tensor
+        (the association matrix costs tens of ms and every analysis asks for it)."""
+        x = self.train.x
+        key = (id(x), x._version, tuple(f.name for f in self.features))
+        cached = self.__dict__.get("_correlation_cache")
+        if cached is None or cached[0] != key or cached[1] is not x:
+            labels = correlation_clusters(association_matrix(x.numpy(), self.features),
+                                          CORRELATION_TAU)
+            self.__dict__["_correlation_cache"] = (key, x, labels)
+            return labels
+        return cached[2]
 
     def group_columns(self, kind: GroupKind = "semantic", seed: int = 0) -> dict[str, list[int]]:
         """Group name -> model-space columns (a validated partition of all columns)."""
