@@ -193,8 +193,8 @@ def optional_attr(obj: Any, name: str, default: Any = None) -> Any:
         own = obj.__dict__
         if name in own:
             return own[name]
-        if (name not in own["_modules"] and name not in own["_parameters"]
-                and name not in own["_buffers"] and not hasattr(type(obj), name)):
+        if not (hasattr(type(obj), name) or name in own.get("_modules", ())
+                or name in own.get("_parameters", ()) or name in own.get("_buffers", ())):
             return default
     return getattr(obj, name, default)
 

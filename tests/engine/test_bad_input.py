@@ -82,3 +82,15 @@ def test_float64_and_integer_inputs_are_cast_to_the_model_dtype(tiny):
 def test_huge_finite_values_are_not_mistaken_for_inf(tiny):
     x = torch.full((3, 6), 3e38)  # finite, but the sum overflows to inf
     assert cv.protocol.check_input(tiny, x).shape == (3, 6)
+
+
+def test_optional_attr_matches_getattr_without_raising(tiny):
+    from circuitvae.protocol import optional_attr
+
+    tiny.register_buffer("scale_buffer", torch.ones(1))
+    for name in ("latent_dim", "encoder", "scale_buffer", "encode", "training", "nothing_here"):
+        got, expected = optional_attr(tiny, name, "default"), getattr(tiny, name, "default")
+        assert got is expected or got == expected, name  # bound methods are equal, not same
+    wrapped = cv.wrap(encode=tiny.encode, decode=tiny.decode, module=tiny, latent_dim=3,
+                      input_shape=(6,))
+    assert optional_attr(wrapped, "nothing_here") is None
