@@ -43,9 +43,9 @@ from .protocol import (
     check_input,
     check_vae,
     encode,
-    model_placement,
     optional_attr,
     root_module,
+    to_model_placement,
 )
 
 Method = Literal["reconstruct", "encode", "decode"]
@@ -449,9 +449,9 @@ def run(
     """
     check_vae(model)
     backend = backend or optional_attr(model, "backend") or "torch"
+    x = check_latent(model, x) if method == "decode" else check_input(model, x)
     if backend == "torch":
         with torch.inference_mode():
-            x = check_latent(model, x) if method == "decode" else check_input(model, x)
             if not capture and not patches:  # nothing to hook: a plain forward
                 return RunResult(_call(model, x, method), {})
             hooks = _Hooks(model, capture, patches or {}).install()
@@ -464,7 +464,6 @@ def run(
     if backend == "nnsight":
         from .backends.nnsight import run_nnsight
 
-        x = check_latent(model, x) if method == "decode" else check_input(model, x)
         return run_nnsight(model, x, method=method, capture=tuple(capture),
                            patches=dict(patches or {}))
     raise CircuitVAEError(f"unknown backend {backend!r}; choose 'torch' or 'nnsight'")
@@ -478,10 +477,7 @@ def check_latent(model: Any, z: Any) -> Tensor:
             f"latent batch has shape {tuple(t.shape)}; {type(model).__name__} decodes "
             f"(N, {model.latent_dim})"
         )
-    device, dtype = model_placement(model)
-    if t.dtype != dtype or t.device != device:
-        t = t.to(device=device, dtype=dtype)
-    return t
+    return to_model_placement(model, t)
 
 
 def _call(model: Any, x: Tensor, method: Method) -> Any:

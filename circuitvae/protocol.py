@@ -303,6 +303,11 @@ def check_input(model: Any, x: Any, *, name: str = "x") -> Tensor:
             f"{name} has shape {tuple(t.shape)}, but {type(model).__name__} expects "
             f"(N, {', '.join(map(str, shape))})"
         )
+    return to_model_placement(model, t)
+
+
+def to_model_placement(model: Any, t: Tensor) -> Tensor:
+    """``t`` on the model's device in its floating dtype; ``t`` itself when it already is."""
     device, dtype = model_placement(model)
     if t.dtype != dtype or t.device != device:
         t = t.to(device=device, dtype=dtype)
