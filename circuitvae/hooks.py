@@ -194,13 +194,9 @@ def apply_patch(output: Tensor, spec: PatchSpec, site: str = "?") -> Tensor:
             )
         return new
     patch = spec if isinstance(spec, Patch) else Patch(spec)
-    value = patch.value
-    if (patch.units is None and isinstance(value, Tensor) and value.shape == output.shape
-            and value.dtype == output.dtype and value.device == output.device):
-        return value.clone()  # copied: in-place ops downstream must not write into it
-    value = _broadcast_value(value, output, site)
+    value = _broadcast_value(patch.value, output, site)
     if patch.units is None:
-        return value.clone()
+        return value.clone()  # copied: in-place ops downstream must not write into it
     if isinstance(patch.units, Tensor) and patch.units.dtype == torch.bool:
         mask = _broadcast_mask(patch.units.to(output.device), output, site)
         return torch.where(mask, value, output)
@@ -218,7 +214,9 @@ def apply_patch(output: Tensor, spec: PatchSpec, site: str = "?") -> Tensor:
 
 
 def _broadcast_value(value: Tensor, output: Tensor, site: str) -> Tensor:
-    value = torch.as_tensor(value).to(device=output.device, dtype=output.dtype)
+    if not (isinstance(value, Tensor) and value.dtype == output.dtype
+            and value.device == output.device):  # a conversion costs a call per patched pass
+        value = torch.as_tensor(value).to(device=output.device, dtype=output.dtype)
     if value.shape == output.shape:
         return value
     if value.shape == output.shape[1:] or (
@@ -322,7 +320,8 @@ class _Hooks:
                  *, detach: bool = True, yields_cache: bool = True) -> None:
         self.model, self.names, self.patches = model, names, patches
         self.detach, self.yields_cache = detach, yields_cache
-        self.cache, self.fired = Cache(), Cache()
+        self.cache: Cache = Cache()
+        self.fired: dict[str, bool] = {}
         self.installed: list[tuple[nn.Module, _SiteForward]] = []
 
     def install(self) -> _Hooks:
@@ -374,10 +373,7 @@ def _recorder(name: str, cache: Cache, detach: bool) -> Callable[[Any], Any]:
     return record
 
 
-def _patcher(name: str, spec: PatchSpec, fired: Cache) -> Callable[[Any], Tensor]:
-    if not (callable(spec) and not isinstance(spec, Tensor | Patch)):
-        spec = spec if isinstance(spec, Patch) else Patch(spec)
-
+def _patcher(name: str, spec: PatchSpec, fired: dict[str, bool]) -> Callable[[Any], Tensor]:
     def patch(output: Any) -> Tensor:
         if not isinstance(output, Tensor):
             raise _not_a_tensor(name, output, "patch")
