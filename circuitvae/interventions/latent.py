@@ -18,10 +18,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from ..hooks import run
 from ..protocol import CircuitVAEError, Posterior
-from ._batching import chunk_rows, chunks, decode_all, encode_all
+from ._batching import chunk_rows, decode_all, encode_all
 
 Scale = Literal["means", "total", "prior"]
 
@@ -138,49 +139,27 @@ def latent_sweep(
         name: torch.zeros(d, int(np.prod(t.shape[1:])), dtype=torch.float64, device=dev)
         for name, t in base_acts.items()
     }
-    total = d * k * n
     # a chunk holds the output and every captured site at once: budget for all of them
     size = chunk_rows(max_batch_rows, model, p + sum(int(np.prod(t.shape[1:]))
                                                      for t in base_acts.values()))
-    if size >= n:  # whole (j, k) blocks of n rows per chunk: no gathers, no scatter per row
-        size -= size % n
-    for s in chunks(total, size, verbose=verbose, desc="latent sweep"):
-        if size >= n:
-            blocks = torch.arange(s.start // n, s.stop // n, device=dev)
-            jb, kb = blocks // k, blocks % k
-            z = mu.repeat(len(blocks), 1).view(len(blocks), n, d_all)
-            cols = lat_t[jb]
-            ar = torch.arange(len(blocks), device=dev)
-            start = torch.zeros_like(z[ar, :, cols]) if absolute else z[ar, :, cols]
-            z[ar, :, cols] = start + grid_t[jb, kb][:, None]
-            res = run(model, z.view(-1, d_all), method="decode", capture=capture)
-            _fold_blocks(res.output, base_out, n, blocks, jb, rms, l2, sq)
-            for name in capture:
-                delta = (res.cache[name].reshape(len(blocks), n, -1)
-                         - base_acts[name].reshape(1, n, -1))
-                if profile == "abs":
-                    delta = delta.abs_()
-                acts[name].index_add_(0, jb, delta.sum(dim=1).double())
-            continue
-        flat = torch.arange(s.start, s.stop, device=dev)
-        j, kk, rows = flat // (k * n), (flat // n) % k, flat % n
-        z = mu[rows].clone()
-        col = lat_t[j]
-        ar = torch.arange(len(flat), device=dev)
-        start = torch.zeros_like(z[ar, col]) if absolute else z[ar, col]
-        z[ar, col] = start + grid_t[j, kk]
-        res = run(model, z, method="decode", capture=capture)
-        diff = (res.output - base_out[rows]).flatten(1).double()
-        sq_el = diff.square_()
-        sum_sq = sq_el.sum(dim=1)
-        rms.index_add_(0, j * k + kk, (sum_sq / p).sqrt_())
-        l2.index_add_(0, j * k + kk, sum_sq.sqrt_())
-        sq.index_add_(0, j, sq_el)
+    for first, end, rows in tqdm(_sweep_pieces(d * k, n, size), desc="latent sweep",
+                                 disable=not verbose, leave=False):
+        m = rows.stop - rows.start
+        blocks = torch.arange(first, end, device=dev)
+        jb, kb = blocks // k, blocks % k
+        z = mu[rows].repeat(len(blocks), 1).view(len(blocks), m, d_all)
+        cols = lat_t[jb]
+        ar = torch.arange(len(blocks), device=dev)
+        start = torch.zeros_like(z[ar, :, cols]) if absolute else z[ar, :, cols]
+        z[ar, :, cols] = start + grid_t[jb, kb][:, None]
+        res = run(model, z.view(-1, d_all), method="decode", capture=capture)
+        _fold_blocks(res.output, base_out[rows], blocks, jb, rms, l2, sq)
         for name in capture:
-            delta = (res.cache[name] - base_acts[name][rows]).flatten(1)
+            delta = (res.cache[name].reshape(len(blocks), m, -1)
+                     - base_acts[name][rows].reshape(1, m, -1))
             if profile == "abs":
-                delta = delta.abs_()  # exact in the model's dtype, so before the conversion
-            acts[name].index_add_(0, j, delta.double())
+                delta = delta.abs_()  # exact in the model's dtype, so before the sum
+            acts[name].index_add_(0, jb, delta.sum(dim=1).double())
     return SweepStats(
         grid=grid,
         rms=(rms / n).reshape(d, k).cpu().numpy(),
@@ -191,15 +170,27 @@ def latent_sweep(
     )
 
 
-def _fold_blocks(out: Tensor, base_out: Tensor, n: int, blocks: Tensor, jb: Tensor,
-                 rms: Tensor, l2: Tensor, sq: Tensor) -> None:
-    """Add whole (j, k) blocks of n decoded rows to the sweep sums.
+def _sweep_pieces(n_blocks: int, n: int, size: int) -> list[tuple[int, int, slice]]:
+    """The chunks of a sweep over ``n_blocks`` (latent, offset) blocks of ``n`` rows each, as
+    ``(first block, end block, rows)``: whole blocks when one fits in ``size`` rows, else row
+    ranges of one block."""
+    if size >= n:
+        per = size // n
+        return [(b, min(b + per, n_blocks), slice(0, n)) for b in range(0, n_blocks, per)]
+    return [(b, b + 1, slice(r, min(r + size, n)))
+            for b in range(n_blocks) for r in range(0, n, size)]
 
-    Within a block the sums run in the model's dtype (torch's pairwise summation), and each
-    block's result is added to the float64 totals: the error stays at the level of the
+
+def _fold_blocks(out: Tensor, base: Tensor, blocks: Tensor, jb: Tensor,
+                 rms: Tensor, l2: Tensor, sq: Tensor) -> None:
+    """Add the decoded rows of ``blocks`` (the same rows of each) to the sweep sums.
+
+    Within a piece the sums run in the model's dtype (torch's pairwise summation), and each
+    piece's result is added to the float64 totals: the error stays at the level of the
     float32 outputs themselves, without a float64 copy of every decoded value.
     """
-    diff = out.reshape(len(blocks), n, -1) - base_out.reshape(1, n, -1)
+    m = base.shape[0]
+    diff = out.reshape(len(blocks), m, -1) - base.reshape(1, m, -1)
     sq_el = diff.square_()
     sum_sq = sq_el.sum(dim=2)
     p = sq_el.shape[2]

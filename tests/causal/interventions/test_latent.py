@@ -65,7 +65,7 @@ def test_batched_sweep_equals_per_intervention_loop(mlp):
 @pytest.mark.parametrize("absolute", [False, True])
 @pytest.mark.parametrize("profile", ["abs", "signed"])
 def test_chunks_of_whole_blocks_equal_chunks_that_split_blocks(mlp, absolute, profile):
-    """Chunks of >= n rows fold whole (latent, offset) blocks; smaller ones fold row by row."""
+    """Chunks of >= n rows fold whole (latent, offset) blocks; smaller ones row ranges of one."""
     x = torch.randn(4, 6, generator=torch.Generator().manual_seed(3))
     mu = cv.run(mlp, x, method="encode").output.mean
     grid = offset_grid(2, 3, 1.5)
