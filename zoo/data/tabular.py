@@ -300,12 +300,12 @@ class TabularDataset:
         """Cluster labels of the features on the train split, computed once per train tensor
         (the association matrix costs tens of ms and every analysis asks for it)."""
         x = self.train.x
-        key = (id(x), x._version, tuple(f.name for f in self.features))
+        key = (x._version, tuple(f.name for f in self.features))  # in-place edits bump _version
         cached = self.__dict__.get("_correlation_cache")
-        if cached is None or cached[0] != key or cached[1] is not x:
+        if cached is None or cached[0] is not x or cached[1] != key:
             labels = correlation_clusters(association_matrix(x.numpy(), self.features),
                                           CORRELATION_TAU)
-            self.__dict__["_correlation_cache"] = (key, x, labels)
+            self.__dict__["_correlation_cache"] = (x, key, labels)
             return labels
         return cached[2]
 
