@@ -1,7 +1,8 @@
-"""The ``circuitvae`` command line: ``circuitvae study run|status|report``.
+"""The ``circuitvae`` command line: ``circuitvae study list|run|status|report``.
 
 Examples::
 
+    circuitvae study list
     circuitvae study run tabular --profile quick --out runs/tabular --workers 2
     circuitvae study status runs/tabular
     circuitvae study report runs/tabular
@@ -15,11 +16,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ._version import __version__
 from .protocol import CircuitVAEError
 
 
 def _csv(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def _seeds(s: str) -> list[int]:
+    try:
+        return [int(x) for x in _csv(s)]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"--seeds expects comma-separated integers, got {s!r}"
+                                         ) from e
 
 
 def _setting(s: str) -> tuple[str, Any]:
@@ -33,23 +43,33 @@ def _setting(s: str) -> tuple[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="circuitvae", description=__doc__.splitlines()[0])
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = argparse.ArgumentParser(prog="circuitvae", description=__doc__.splitlines()[0],
+                                formatter_class=fmt)
+    p.add_argument("--version", action="version", version=f"circuitvae {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    study = sub.add_parser("study", help="run, inspect and report a study grid")
+    study = sub.add_parser("study", help="run, inspect and report a study grid",
+                           formatter_class=fmt)
     ssub = study.add_subparsers(dest="action", required=True)
 
-    r = ssub.add_parser("run", help="run (or resume) a study")
-    r.add_argument("study", choices=["tabular", "image"])
-    r.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    ssub.add_parser("list", help="the studies, their profiles, grids and settings",
+                    formatter_class=fmt)
+
+    r = ssub.add_parser("run", help="run (or resume) a study", formatter_class=fmt)
+    r.add_argument("study", help="study name (see 'circuitvae study list')")
+    r.add_argument("--profile", default=None,
+                   help="settings profile of the study (default: the study's, e.g. quick)")
     r.add_argument("--out", required=True, help="study folder (created; resumed if it exists)")
     r.add_argument("--workers", type=int, default=1, help="local worker processes (1: in-process)")
-    r.add_argument("--executor", default="local", choices=["local", "ray"])
+    r.add_argument("--executor", default="local", choices=["local", "ray"],
+                   help="where runs execute")
     r.add_argument("--ray-address", default=None, help="Ray cluster address (default: local)")
-    r.add_argument("--task", default=None, help="run function as module:function "
-                   "(default: circuitvae.study.tasks:train_and_analyze)")
-    r.add_argument("--architectures", type=_csv, default=None, help="comma-separated subset")
-    r.add_argument("--datasets", type=_csv, default=None, help="comma-separated subset")
-    r.add_argument("--seeds", type=lambda s: [int(x) for x in _csv(s)], default=None)
+    r.add_argument("--architectures", type=_csv, default=None,
+                   help="comma-separated subset of the study's architectures (default: all)")
+    r.add_argument("--datasets", type=_csv, default=None,
+                   help="comma-separated subset of the study's datasets (default: all)")
+    r.add_argument("--seeds", type=_seeds, default=None,
+                   help="comma-separated subset of the study's seeds (default: all)")
     r.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile setting (JSON value), e.g. --set epochs=2")
     r.add_argument("--no-retry-failed", action="store_true",
@@ -57,29 +77,55 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-report", action="store_true", help="do not write the report")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    s = ssub.add_parser("status", help="count finished, failed, skipped and pending runs")
-    s.add_argument("out")
+    s = ssub.add_parser("status", help="count finished, failed, skipped and pending runs",
+                        formatter_class=fmt)
+    s.add_argument("out", help="study folder")
 
-    rep = ssub.add_parser("report", help="write report.md and figures for a study folder")
-    rep.add_argument("out")
-    rep.add_argument("--study", default=None, choices=["tabular", "image"])
-    rep.add_argument("--no-figures", action="store_true")
+    rep = ssub.add_parser("report", help="write report.md and figures for a study folder",
+                          formatter_class=fmt)
+    rep.add_argument("out", help="study folder")
+    rep.add_argument("--study", default=None,
+                     help="judge this study's findings (default: the folder's study)")
+    rep.add_argument("--no-figures", action="store_true", help="write no figures")
     return p
 
 
-def _run(a: argparse.Namespace) -> int:
-    from .study import run_study, study_grid, subset, write_report
+def _list(a: argparse.Namespace) -> int:
+    import dataclasses
 
-    grid = subset(study_grid(a.study, a.profile, **dict(a.set)), a.architectures, a.datasets,
-                  a.seeds)
-    summary = run_study(grid, a.out, task=a.task, workers=a.workers, executor=a.executor,
+    from .study import available_studies, get_study
+
+    names = available_studies()
+    if not names:
+        print("no studies installed")
+    for name in names:
+        st = get_study(name)
+        n = len(st.architectures) * len(st.datasets) * len(st.seeds)
+        print(f"{name}: {st.title}")
+        print(f"  architectures: {', '.join(st.architectures)}")
+        print(f"  datasets: {', '.join(st.datasets)}"
+              + (f" (also: {', '.join(st.extra_datasets)})" if st.extra_datasets else ""))
+        print(f"  seeds: {', '.join(map(str, st.seeds))}; {n} runs")
+        print(f"  profiles: {', '.join(st.profiles)} (default {st.default_profile})")
+        print(f"  settings: {', '.join(f.name for f in dataclasses.fields(st.settings_type))}")
+    return 0
+
+
+def _run(a: argparse.Namespace) -> int:
+    from .study import get_study, run_study, write_report
+
+    study = get_study(a.study)
+    # every name and setting is checked here, before a single run starts
+    grid = study.grid(a.profile, architectures=a.architectures, datasets=a.datasets,
+                      seeds=a.seeds, **dict(a.set))
+    summary = run_study(study, grid, a.out, workers=a.workers, executor=a.executor,
                         retry_failed=not a.no_retry_failed, progress=not a.quiet,
                         ray_address=a.ray_address)
     print(f"{summary.ran} run(s) done now ({summary.ok} ok, {summary.failed} failed, "
           f"{summary.skipped} skipped); {summary.already_done} already finished; "
           f"{summary.total} in the grid")
     if not a.no_report:
-        print(f"report: {write_report(a.out)}")
+        print(f"report: {write_report(a.out, study=study)}")
     return 0 if summary.failed == 0 else 1
 
 
@@ -109,8 +155,9 @@ def _report(a: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``circuitvae`` console script."""
     a = build_parser().parse_args(argv)
+    actions = {"list": _list, "run": _run, "status": _status, "report": _report}
     try:
-        return {"run": _run, "status": _status, "report": _report}[a.action](a)
+        return actions[a.action](a)
     except CircuitVAEError as e:
         print(f"circuitvae: error: {e}", file=sys.stderr)
         return 2

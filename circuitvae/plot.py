@@ -14,7 +14,10 @@ circuitvae are accepted too, read by attribute (``.effects``, ``.per_latent``, `
 * :func:`modularity_per_layer`: circuit modularity per layer (one bar series per result);
 * :func:`mediation_per_layer`: proportion mediated per layer (and TE / NIE / NDE norms);
 * :func:`path_contributions`: path-patching contribution of each layer (norm and share);
-* :func:`comparison_table`: pairwise architecture tests with Holm-Sidak significance marks.
+* :func:`comparison_table`: pairwise architecture tests with Holm-Sidak significance marks;
+* :func:`metric_by_architecture`, :func:`metric_scatter`, :func:`metric_means`: a study's
+  result rows (one point per run, or means per architecture); :func:`study_figures` writes the
+  figures of a study report.
 
 matplotlib is imported inside the functions, so ``import circuitvae`` never needs it.
 """
@@ -673,3 +676,120 @@ __all__ = [
     "traversal_curves",
     "traversal_grid",
 ]
+
+
+# --------------------------------------------------------------------------- study results
+
+
+def _palette(names: Sequence[str]) -> dict[str, Any]:
+    """A distinct colour per name (tab10, or tab20 beyond 10 names)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
+
+
+def _no_data(ax: Axes, what: str) -> None:
+    ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes)
+
+
+def metric_by_architecture(rows: pd.DataFrame, metric: str) -> Figure:
+    """One point per run of ``metric`` for each architecture, coloured by dataset."""
+    import pandas as pd
+
+    fig = _figure((7, 4))
+    ax = fig.add_subplot()
+    archs = sorted(rows["architecture"].dropna().unique()) if len(rows) else []
+    datasets = sorted(rows["dataset"].dropna().unique()) if len(rows) else []
+    colors = _palette(datasets)
+    if metric in rows.columns and archs:
+        labelled: set[str] = set()
+        for i, a in enumerate(archs):
+            for d, g in rows[rows["architecture"] == a].groupby("dataset"):
+                y = pd.to_numeric(g[metric], errors="coerce")
+                ax.scatter(np.full(len(y), i) + np.linspace(-0.15, 0.15, len(y)), y, s=18,
+                           color=colors[d], label=None if d in labelled else d)
+                labelled.add(d)
+        ax.set_xticks(range(len(archs)), archs, rotation=20)
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=7)
+    else:
+        _no_data(ax, metric)
+    ax.set_title(f"{metric} per architecture (one point per run)")
+    return fig
+
+
+def metric_scatter(rows: pd.DataFrame, x: str, y: str) -> Figure:
+    """``y`` against ``x``, one point per run, coloured by dataset, with the pooled Pearson r."""
+    import pandas as pd
+
+    from . import stats
+
+    fig = _figure((5, 4))
+    ax = fig.add_subplot()
+    if x in rows.columns and y in rows.columns and len(rows):
+        colors = _palette(sorted(rows["dataset"].dropna().unique()))
+        for d, g in rows.groupby("dataset"):
+            ax.scatter(pd.to_numeric(g[x], errors="coerce"), pd.to_numeric(g[y], errors="coerce"),
+                       s=18, color=colors[d], label=d)
+        r = stats.correlation(rows, x, y)
+        ax.set_title(f"{x} vs {y}: r={r.r:.3f}, n={r.n}")
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.legend(fontsize=7)
+    else:
+        _no_data(ax, f"{x} / {y}")
+    return fig
+
+
+def metric_means(rows: pd.DataFrame, metrics: Sequence[str]) -> Figure:
+    """Each metric's mean per architecture, one small bar panel per metric."""
+    import pandas as pd
+
+    n = max(1, len(metrics))
+    ncol = min(4, n)
+    nrow = int(np.ceil(n / ncol))
+    fig = _figure((3.2 * ncol, 2.6 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
+    for ax, m in zip(axes.ravel(), metrics, strict=False):
+        means = pd.to_numeric(rows[m], errors="coerce").groupby(rows["architecture"]).mean()
+        ax.bar(range(len(means)), means.to_numpy(float), color="tab:blue")
+        ax.set_xticks(range(len(means)), means.index, rotation=45, fontsize=6)
+        ax.set_title(m, fontsize=8)
+    if not metrics:
+        _no_data(axes[0, 0], "no metric")
+    for ax in axes.ravel()[len(metrics):]:
+        ax.axis("off")
+    return fig
+
+
+def study_figures(rows: pd.DataFrame, metrics: Sequence[str], fig_dir: Any, *,
+                  headline: str | None = None,
+                  scatters: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """Write a study report's figures into ``fig_dir``; return their file names.
+
+    ``<headline>_by_architecture.png`` (:func:`metric_by_architecture`), ``<x>_vs_<y>.png`` per
+    scatter pair (:func:`metric_scatter`) and ``metrics_by_architecture.png``
+    (:func:`metric_means` of ``metrics``). Each file is written atomically.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    fig_dir = Path(fig_dir)
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    figures: list[tuple[str, Figure]] = []
+    if headline is not None:
+        figures.append((f"{headline}_by_architecture.png", metric_by_architecture(rows, headline)))
+    figures += [(f"{x}_vs_{y}.png", metric_scatter(rows, x, y)) for x, y in scatters]
+    figures.append(("metrics_by_architecture.png", metric_means(rows, metrics)))
+    for name, fig in figures:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp.png", dir=fig_dir)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, dpi=100)
+            os.replace(tmp, fig_dir / name)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return [name for name, _ in figures]

@@ -9,20 +9,22 @@ as ``circuitvae study run tabular ...``; see docs/study.md.
 
 import argparse
 
-from circuitvae.study import run_study, tabular_grid, write_report
+from circuitvae.study import run_study, write_report
+from circuitvae.zoo.studies import TABULAR as study
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--profile", default="quick", choices=["quick", "paper"])
+    p.add_argument("--profile", default=study.default_profile, choices=list(study.profiles))
     p.add_argument("--out", default="runs/tabular")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     a = p.parse_args()
 
-    summary = run_study(tabular_grid(a.profile), a.out, workers=a.workers, executor=a.executor)
+    summary = run_study(study, study.grid(a.profile), a.out, workers=a.workers,
+                        executor=a.executor)
     print(summary)
-    print("report:", write_report(a.out, study="tabular"))
+    print("report:", write_report(a.out, study=study))
 
 
 if __name__ == "__main__":  # worker processes are spawned: guard the entry point

@@ -1,54 +1,60 @@
-"""Studies: grid spec -> runner (local processes or Ray) -> results store -> report.
+"""Studies: a study object -> grid -> runner (local processes or Ray) -> results store -> report.
 
-Importing this package never imports the zoo; the default run function
-(:func:`circuitvae.study.tasks.train_and_analyze`) imports it when a run starts.
+This package is the generic machinery and knows no paper: the papers' studies are plug-ins
+(:mod:`circuitvae.zoo.studies`), found by name through the ``circuitvae.studies`` entry points.
+Importing it never imports the zoo.
 """
 
 from __future__ import annotations
 
-from .findings import FINDINGS, Finding, evaluate
-from .grid import (
-    IMAGE_ARCHITECTURES,
-    IMAGE_DATASETS,
-    PROFILES,
-    SEEDS,
-    TABULAR_ARCHITECTURES,
-    TABULAR_DATASETS,
-    GridSpec,
-    RunSpec,
-    image_grid,
-    run_id,
-    study_grid,
-    subset,
-    tabular_grid,
+from .findings import (
+    NOT_COMPUTABLE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Finding,
+    FindingRule,
+    NotComputable,
+    evaluate,
 )
+from .grid import GridSpec, RunSpec, run_id
 from .report import write_report
-from .runner import SkipRun, StudySummary, execute_one, resolve_task, run_study
-from .store import ResultStore, atomic_write_json
+from .runner import StudySummary, execute_one, run_study
+from .settings import SettingsError, make_settings, settings_dict
+from .store import ResultStore, atomic_write_json, atomic_write_text
+from .study import (
+    ReportSpec,
+    SkipRun,
+    Study,
+    available_studies,
+    get_study,
+    register_study,
+)
 
 __all__ = [
-    "FINDINGS",
-    "IMAGE_ARCHITECTURES",
-    "IMAGE_DATASETS",
-    "PROFILES",
-    "SEEDS",
-    "TABULAR_ARCHITECTURES",
-    "TABULAR_DATASETS",
+    "NOT_COMPUTABLE",
+    "NOT_REPRODUCED",
+    "REPRODUCED",
     "Finding",
+    "FindingRule",
     "GridSpec",
+    "NotComputable",
+    "ReportSpec",
     "ResultStore",
     "RunSpec",
+    "SettingsError",
     "SkipRun",
+    "Study",
     "StudySummary",
     "atomic_write_json",
+    "atomic_write_text",
+    "available_studies",
     "evaluate",
     "execute_one",
-    "image_grid",
-    "resolve_task",
+    "get_study",
+    "make_settings",
+    "register_study",
     "run_id",
     "run_study",
-    "study_grid",
-    "subset",
-    "tabular_grid",
+    "settings_dict",
     "write_report",
 ]

@@ -1,6 +1,6 @@
 """Run a study grid: each run in a local worker process (default) or on a Ray cluster.
 
-Every run is independent and seeded. The task (a callable ``task(spec: RunSpec) -> Mapping``)
+Every run is independent and seeded. The study's task (``task(spec: RunSpec) -> Mapping``)
 trains and analyses one model; :func:`execute_one` wraps it into a result row with its config,
 versions, timing and status, catching any exception so one failed run never stops the others.
 The parent process writes each row atomically into the :class:`ResultStore` as soon as it
@@ -11,6 +11,7 @@ failed and skipped runs are retried unless ``retry_failed=False``.
 from __future__ import annotations
 
 import importlib
+import json
 import multiprocessing
 import os
 import platform
@@ -26,16 +27,7 @@ from typing import Any
 from ..protocol import CircuitVAEError
 from .grid import GridSpec, RunSpec
 from .store import ResultStore
-
-Task = Callable[[RunSpec], Mapping[str, Any]]
-DEFAULT_TASK = "circuitvae.study.tasks:train_and_analyze"
-
-
-class SkipRun(Exception):  # noqa: N818 - it is a signal, not an error
-    """Raised by a task when a run cannot be done (e.g. the dataset's files are absent).
-
-    The run is stored with status ``skipped`` and the message as its reason.
-    """
+from .study import SkipRun, Study, Task, get_study
 
 
 @dataclass(frozen=True)
@@ -51,23 +43,6 @@ class StudySummary:
     out: Path
 
 
-def resolve_task(task: Task | str | None) -> Task:
-    """A task callable from a callable, a ``"module:function"`` string, or None (default)."""
-    task = DEFAULT_TASK if task is None else task
-    if callable(task):
-        return task
-    if not isinstance(task, str) or ":" not in task:
-        raise CircuitVAEError(f"task must be a callable or 'module:function', got {task!r}")
-    mod, _, fn = task.partition(":")
-    try:
-        obj = getattr(importlib.import_module(mod), fn)
-    except (ImportError, AttributeError) as e:
-        raise CircuitVAEError(f"cannot load task {task!r}: {e}") from e
-    if not callable(obj):
-        raise CircuitVAEError(f"task {task!r} is not callable")
-    return obj
-
-
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("circuitvae", "torch", "numpy", "scipy", "sklearn", "pandas"):
@@ -78,7 +53,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def execute_one(spec: RunSpec, task: Task | str | None = None) -> dict[str, Any]:
+def execute_one(spec: RunSpec, task: Task) -> dict[str, Any]:
     """Run one task and return its result row (never raises for an ``Exception`` in the task).
 
     A task returns either ``{"metrics": {...}, "config": {...}, "provenance": {...}}`` or a flat
@@ -91,7 +66,7 @@ def execute_one(spec: RunSpec, task: Task | str | None = None) -> dict[str, Any]
         "architecture": spec.architecture,
         "dataset": spec.dataset,
         "seed": spec.seed,
-        "hparams": dict(spec.hparams),
+        "settings": spec.to_dict()["settings"],
         "versions": _versions(),
         "error": None,
         "traceback": None,
@@ -99,10 +74,9 @@ def execute_one(spec: RunSpec, task: Task | str | None = None) -> dict[str, Any]
     t0, c0 = time.perf_counter(), time.process_time()
     caught: list[warnings.WarningMessage] = []
     try:
-        fn = resolve_task(task)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = dict(fn(spec))
+            result = dict(task(spec))
         if "metrics" in result:
             row["metrics"] = dict(result.pop("metrics"))
             row.update({k: v for k, v in result.items() if k not in row or k == "error"})
@@ -136,25 +110,29 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
 
 
 def run_study(
+    study: Study | str,
     grid: GridSpec,
     out: str | os.PathLike[str],
     *,
-    task: Task | str | None = None,
     workers: int = 1,
     executor: str = "local",
     retry_failed: bool = True,
     progress: bool = True,
     ray_address: str | None = None,
 ) -> StudySummary:
-    """Run every run of ``grid`` not yet finished in ``out``; return what was done.
+    """Run every run of ``grid`` (from ``study.grid(...)``) not yet finished in ``out``
+    with the study's task; return what was done.
 
-    ``workers=1`` runs in this process; ``workers>1`` uses a ``ProcessPoolExecutor`` with the
-    spawn context, each worker limited to ``max(1, cores // workers)`` torch threads;
-    ``executor="ray"`` submits each run as a Ray task (needs the ``ray`` extra; connects to
-    ``ray_address`` or starts a local Ray). ``task`` is a callable or ``"module:function"``
-    (a callable given with workers>1 or Ray must be importable by name, i.e. defined at module
-    level in an importable module).
+    ``study`` is a :class:`Study` or the name of one (:func:`get_study`). ``workers=1`` runs in
+    this process; ``workers>1`` uses a ``ProcessPoolExecutor`` with the spawn context, each
+    worker limited to ``max(1, cores // workers)`` torch threads; ``executor="ray"`` submits
+    each run as a Ray task (needs the ``ray`` extra; connects to ``ray_address`` or starts a
+    local Ray). With workers > 1 or Ray the task must be importable by name (a module-level
+    function of an importable module). The study's ``prepare(grid)`` runs before the first run.
     """
+    study = get_study(study)
+    if grid.name != study.name:
+        raise CircuitVAEError(f"grid {grid.name!r} is not a grid of study {study.name!r}")
     if workers < 1:
         raise CircuitVAEError(f"workers must be >= 1, got {workers}")
     if executor not in ("local", "ray"):
@@ -163,15 +141,16 @@ def run_study(
     old = store.read_spec()
     if old is not None and old.name != grid.name:
         raise CircuitVAEError(f"{out} holds study {old.name!r}, not {grid.name!r}")
-    if old is not None and old.settings() != grid.settings():
+    if old is not None and old.settings_dict() != grid.settings_dict():
         raise CircuitVAEError(
-            f"{out} holds runs made with other settings ({old.profile}: {old.settings()}); "
-            f"use another output folder for {grid.profile}: {grid.settings()}"
+            f"{out} holds runs made with other settings ({old.profile}: "
+            f"{_changed(old.settings_dict(), grid.settings_dict())}); use another output "
+            f"folder for these settings"
         )
     store.write_spec(grid)
-    prepare = getattr(resolve_task(task), "prepare", None)  # fail early on a bad task
-    if callable(prepare):
-        prepare(grid)  # e.g. the default task checks every data file before the first run
+    if study.prepare is not None:
+        study.prepare(grid)  # e.g. check every data file before the first run
+    task = study.task
     keep = ("ok",) if retry_failed else ("ok", "failed", "skipped")
     done = store.finished(keep)
     runs = list(grid.runs())
@@ -208,7 +187,15 @@ def run_study(
                         counts["failed"], counts["skipped"], Path(out))
 
 
-def _run_ray(todo: list[RunSpec], task: Task | str | None, record: Callable[..., None],
+def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """The settings that differ, as ``key: stored -> asked`` (JSON values)."""
+    keys = sorted(set(old) | set(new))
+    diffs = [f"{k}: {json.dumps(old.get(k))} -> {json.dumps(new.get(k))}" for k in keys
+             if old.get(k) != new.get(k)]
+    return "; ".join(diffs)
+
+
+def _run_ray(todo: list[RunSpec], task: Task, record: Callable[..., None],
              bar: Any, address: str | None) -> None:
     try:
         import ray

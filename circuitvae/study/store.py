@@ -21,7 +21,7 @@ import os
 import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,9 @@ from ..protocol import CircuitVAEError
 from .grid import GridSpec
 
 STATUSES = ("ok", "failed", "skipped")
+
+#: columns that identify a run (not metrics)
+ID_COLUMNS: tuple[str, ...] = ("run_id", "study", "architecture", "dataset", "seed", "status")
 
 
 def _clean(value: Any) -> Any:
@@ -48,14 +51,15 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically (temp file in the same folder + os.replace)."""
+def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Write ``path`` atomically: ``write(file)`` into a uniquely named temporary file in the
+    same folder, fsync, then ``os.replace`` (a reader sees the old file or the new one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(_clean(obj), f, indent=1, sort_keys=True)
+        with os.fdopen(fd, mode) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -65,6 +69,16 @@ def atomic_write_json(path: Path, obj: Any) -> None:
         except OSError:
             pass
         raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (temp file in the same folder + os.replace)."""
+    _atomic_write(path, lambda f: json.dump(_clean(obj), f, indent=1, sort_keys=True))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    _atomic_write(path, lambda f: f.write(text))
 
 
 class ResultStore:
@@ -95,7 +109,11 @@ class ResultStore:
         p = self.root / "study.json"
         if not p.is_file():
             return None
-        return GridSpec.from_dict(json.loads(p.read_text()))
+        try:
+            return GridSpec.from_dict(json.loads(p.read_text()))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, CircuitVAEError) as e:
+            raise CircuitVAEError(f"{p} is unreadable ({type(e).__name__}: {e}); move it "
+                                  "aside or use another folder") from e
 
     def read_rows(self) -> dict[str, dict[str, Any]]:
         """All complete rows, by run id. Temporary and unreadable files are skipped."""
@@ -148,21 +166,19 @@ class ResultStore:
             records.append(rec)
         df = pd.DataFrame.from_records(records)
         if df.empty:
-            return pd.DataFrame(columns=["run_id", "study", "architecture", "dataset", "seed",
-                                         "status"])
+            return pd.DataFrame(columns=list(ID_COLUMNS))
         return df.sort_values("run_id").reset_index(drop=True)
 
     def export(self) -> Path:
         """Write ``results.csv`` (and ``results.parquet`` when pyarrow is present) from rows/."""
         df = self.frame()
         out = self.root / "results.csv"
-        tmp = self.root / ".results.csv.tmp"
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, out)
+        _atomic_write(out, lambda f: df.to_csv(f, index=False))
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             pass
         else:
-            df.to_parquet(self.root / "results.parquet", index=False)
+            _atomic_write(self.root / "results.parquet",
+                          lambda f: df.to_parquet(f, index=False), mode="wb")
         return out

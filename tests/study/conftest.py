@@ -1,13 +1,15 @@
-"""Fixtures for the study tests: fast fake run functions with deterministic metrics."""
+"""Fixtures for the study tests: a study with a fast fake task and deterministic metrics."""
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 
 import numpy as np
 import pytest
 
-from circuitvae.study import GridSpec, RunSpec
+from circuitvae.study import RunSpec
+from circuitvae.zoo.studies import IMAGE, TABULAR
 
 # per-architecture CES level: beta_vae far below vae, vq_vae ~ 0
 CES_LEVEL = {"vae": 0.2, "beta_vae": 0.01, "factor_vae": 0.15, "beta_tc_vae": 0.08,
@@ -35,10 +37,27 @@ def fake_task(spec: RunSpec) -> dict:
             "provenance": {"dataset": spec.dataset, "fake": True}}
 
 
+def with_task(study, task, prepare=None):
+    """The study with another task (and no data preflight unless given)."""
+    return dataclasses.replace(study, task=task, prepare=prepare)
+
+
 @pytest.fixture
-def tiny_grid() -> GridSpec:
+def study():
+    """The tabular study with the fake task."""
+    return with_task(TABULAR, fake_task)
+
+
+@pytest.fixture
+def image_study():
+    return with_task(IMAGE, fake_task)
+
+
+@pytest.fixture
+def tiny_grid(study):
     """2 architectures x 1 dataset x 2 seeds."""
-    return GridSpec("tabular", ("vae", "beta_vae"), ("adult",), (42, 123), "quick")
+    return study.grid("quick", architectures=("vae", "beta_vae"), datasets=("adult",),
+                      seeds=(42, 123))
 
 
 @pytest.fixture

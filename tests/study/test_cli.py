@@ -1,13 +1,30 @@
+import dataclasses
 import json
 
+import pytest
+
 from circuitvae.cli import main
-from circuitvae.study import ResultStore
+from circuitvae.study import ResultStore, register_study
+from circuitvae.study import study as study_module
+from circuitvae.zoo.studies import TABULAR
 
 
 def _row(rid, status, error=None):
     arch, ds, seed = rid.split("__")
     return {"run_id": rid, "architecture": arch, "dataset": ds, "seed": int(seed),
             "status": status, "error": error, "metrics": {}}
+
+
+def cli_task(spec):
+    return {"ces_calibrated": spec.seed / 1000, "mse": 1.0}
+
+
+@pytest.fixture
+def fake_study(monkeypatch):
+    """A study named 'clifake' (the tabular grid, a fake task), known to the CLI by name."""
+    monkeypatch.setattr(study_module, "_REGISTERED", {})
+    return register_study(dataclasses.replace(TABULAR, name="clifake", task=cli_task,
+                                              prepare=None))
 
 
 def test_status_prints_counts(tmp_path, tiny_grid, capsys):
@@ -26,21 +43,61 @@ def test_status_of_a_non_study_is_an_error(tmp_path, capsys):
     assert "not a study folder" in capsys.readouterr().err
 
 
-def test_run_and_report(tmp_path, monkeypatch, capsys):
-    mods = tmp_path / "mods"
-    mods.mkdir()
-    (mods / "cv_cli_task_mod.py").write_text(
-        "def task(spec):\n    return {'ces_calibrated': spec.seed / 1000, 'mse': 1.0}\n")
-    monkeypatch.syspath_prepend(str(mods))
+def test_report_of_a_missing_folder_is_an_error(tmp_path, capsys):
+    assert main(["study", "report", str(tmp_path / "nothing")]) == 2
+    assert "not a study folder" in capsys.readouterr().err
+
+
+def test_run_and_report(tmp_path, fake_study, capsys):
     out = tmp_path / "study"
-    rc = main(["study", "run", "tabular", "--out", str(out), "--architectures", "vae,beta_vae",
-               "--datasets", "adult", "--seeds", "1,2", "--set", "epochs=1", "--quiet",
-               "--task", "cv_cli_task_mod:task"])
+    rc = main(["study", "run", "clifake", "--out", str(out), "--architectures", "vae,beta_vae",
+               "--datasets", "adult", "--seeds", "42,123", "--set", "epochs=1", "--quiet"])
     assert rc == 0
     text = capsys.readouterr().out
     assert "4 run(s) done now (4 ok, 0 failed, 0 skipped)" in text
     assert (out / "report.md").is_file()
     spec = json.loads((out / "study.json").read_text())
-    assert spec["settings"]["epochs"] == 1 and spec["seeds"] == [1, 2]
+    assert spec["settings"]["epochs"] == 1 and spec["seeds"] == [42, 123]
+    assert spec["profile"] == "quick" and spec["name"] == "clifake"
     assert main(["study", "report", str(out), "--no-figures"]) == 0
     assert "report.md" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "epoch=1"], "unknown setting(s) 'epoch' of study 'clifake'; valid settings: "
+                           "epochs, patience"),
+    (["--set", "epochs=1.9"], "setting 'epochs' must be int, got 1.9 (float)"),
+    (["--set", "epochs={bad"], "setting 'epochs' must be int, got '{bad' (str)"),
+    (["--architectures", "vea"], "unknown architecture(s) 'vea' for study 'clifake'; valid "
+                                 "architectures: vae, beta_vae, factor_vae"),
+    (["--datasets", "adlt"], "unknown dataset(s) 'adlt'"),
+    (["--seeds", "7"], "unknown seed(s) 7 for study 'clifake'; valid seeds: 42, 123, 456"),
+    (["--profile", "slow"], "unknown profile 'slow' of study 'clifake'"),
+])
+def test_bad_names_and_settings_fail_before_any_run(tmp_path, fake_study, capsys, args,
+                                                     message):
+    out = tmp_path / "study"
+    assert main(["study", "run", "clifake", "--out", str(out), "--quiet", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()  # nothing ran, nothing was written
+
+
+def test_unknown_study_and_bad_seed_syntax(tmp_path, capsys):
+    assert main(["study", "run", "audio", "--out", str(tmp_path / "s")]) == 2
+    assert "unknown study 'audio'; known studies: image, tabular" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["study", "run", "tabular", "--out", str(tmp_path / "s"), "--seeds", "4x"])
+    assert "--seeds expects comma-separated integers" in capsys.readouterr().err
+
+
+def test_version_and_list(capsys):
+    import circuitvae
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"circuitvae {circuitvae.__version__}"
+    assert main(["study", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "tabular: Reproduction of the tabular paper" in out and "75 runs" in out
+    assert "image:" in out and "90 runs" in out and "profiles: quick, paper" in out

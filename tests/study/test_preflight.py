@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from circuitvae.protocol import CircuitVAEError
-from circuitvae.study import run_study, tabular_grid
-from circuitvae.study.grid import subset
-from circuitvae.study.store import ResultStore
+from circuitvae.study import ResultStore, run_study
+from circuitvae.zoo.studies import TABULAR, prepare_data
 
 
 @pytest.fixture
@@ -25,25 +26,24 @@ def offline(monkeypatch, tmp_path):
 
 
 def test_missing_uci_files_stop_the_study_before_any_run(offline, tmp_path):
-    grid = subset(tabular_grid("quick"), ["vae"], ["german_credit", "adult"], [42])
+    grid = TABULAR.grid("quick", architectures=["vae"], datasets=["german_credit", "adult"],
+                        seeds=[42])
     with pytest.raises(CircuitVAEError, match=r"(?s)missing.*german\.data.*adult\.data"):
-        run_study(grid, tmp_path / "study", progress=False)
+        run_study(TABULAR, grid, tmp_path / "study", progress=False)
     assert ResultStore(tmp_path / "study").read_rows() == {}  # nothing ran, nothing recorded
 
 
 def test_datasets_without_files_need_no_preflight(offline, tmp_path):
-    from circuitvae.study.tasks import prepare_data
-
-    prepare_data(subset(tabular_grid("quick"), ["vae"], ["dsprites"], [42]))  # no error
+    prepare_data(TABULAR.grid("quick", architectures=["vae"], datasets=["dsprites"], seeds=[42]))
 
 
-def test_runner_calls_the_task_prepare_hook(tmp_path):
+def test_runner_calls_the_study_prepare_hook(tmp_path):
     seen = []
 
     def task(spec):
         return {"metrics": {}, "config": {}, "provenance": {}, "analysis": {}}
 
-    task.prepare = lambda grid: seen.append(grid.name)
-    grid = subset(tabular_grid("quick"), ["vae"], ["german_credit"], [42])
-    run_study(grid, tmp_path / "s", task=task, progress=False)
-    assert seen == ["tabular"]
+    study = dataclasses.replace(TABULAR, task=task, prepare=lambda grid: seen.append(grid))
+    grid = study.grid("quick", architectures=["vae"], datasets=["german_credit"], seeds=[42])
+    run_study(study, grid, tmp_path / "s", progress=False)
+    assert seen == [grid]

@@ -1,9 +1,14 @@
+import dataclasses
+
 import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from circuitvae.study import FINDINGS, GridSpec, ResultStore, SkipRun, run_study, write_report
-from circuitvae.study.report import FIGURES
+from circuitvae.study import ResultStore, SkipRun, run_study, write_report
+from circuitvae.zoo.studies import IMAGE, TABULAR
+
+FIGURES = ("ces_calibrated_by_architecture.png", "ces_calibrated_vs_mse.png",
+           "specificity_vs_auc.png", "metrics_by_architecture.png")
 
 
 def _nonblank(path):
@@ -11,13 +16,13 @@ def _nonblank(path):
     return img.ndim == 3 and np.unique(img.reshape(-1, img.shape[-1]), axis=0).shape[0] > 10
 
 
-def test_complete_report_from_tiny_grid(tmp_path, tiny_grid, task):
-    run_study(tiny_grid, tmp_path, task=task, progress=False)
+def test_complete_report_from_tiny_grid(tmp_path, study, tiny_grid):
+    run_study(study, tiny_grid, tmp_path, progress=False)
     path = write_report(tmp_path)
     md = path.read_text()
-    for _, study, claim, paper, rule, _ in FINDINGS:
-        if study == "tabular":
-            assert claim in md and rule in md and paper in md
+    for f in TABULAR.findings:
+        assert f.claim in md and f.rule in md and f.paper in md
+    assert not any(f.claim in md for f in IMAGE.findings)
     assert "Image" not in md.split("## Findings")[0]
     for name in FIGURES:
         assert _nonblank(tmp_path / "figures" / name), name
@@ -31,18 +36,18 @@ def test_complete_report_from_tiny_grid(tmp_path, tiny_grid, task):
     assert "**not computable**" in row
 
 
-def test_findings_on_a_richer_fake_grid(tmp_path, task):
-    grid = GridSpec("image", ("vae", "beta_vae", "vq_vae"), ("dsprites", "shapes3d"),
-                    (1, 2, 3, 4))
-    run_study(grid, tmp_path, task=task, progress=False)
+def test_findings_on_a_richer_fake_grid(tmp_path, image_study):
+    grid = image_study.grid("quick", architectures=("vae", "beta_vae", "vq_vae"),
+                            datasets=("dsprites", "shapes3d"))
+    run_study(image_study, grid, tmp_path, progress=False)
     md = write_report(tmp_path).read_text()
-    lines = {claim: next(line for line in md.splitlines() if claim in line)
-             for _, study, claim, *_ in FINDINGS if study == "image"}
+    lines = {f.claim: next(line for line in md.splitlines() if f.claim in line)
+             for f in IMAGE.findings}
     assert "**reproduced**" in lines["VQ-VAE continuous CES is ~0"]
     assert "**reproduced**" in lines["Within a dataset, CES and DCI correlate negatively"]
 
 
-def test_report_renders_on_partial_results(tmp_path, tiny_grid):
+def test_report_renders_on_partial_results(tmp_path, study, tiny_grid):
     def partial(spec):
         if spec.seed == 123:
             raise SkipRun("adult files absent")
@@ -50,7 +55,7 @@ def test_report_renders_on_partial_results(tmp_path, tiny_grid):
             raise ValueError("NaN loss")
         return {"ces_calibrated": 0.1, "mse": float("nan")}
 
-    run_study(tiny_grid, tmp_path, task=partial, progress=False)
+    run_study(dataclasses.replace(study, task=partial), tiny_grid, tmp_path, progress=False)
     md = write_report(tmp_path).read_text()
     assert "metric `specificity`: no values" in md and "metric `mse`: no values" in md
     assert "not computable" in md
@@ -66,10 +71,9 @@ def test_report_on_empty_store(tmp_path, tiny_grid):
     assert "pending 4" in md and "No finished runs." in md
 
 
-@pytest.mark.parametrize("study", ["tabular", "image"])
-def test_report_study_choice(tmp_path, tiny_grid, task, study):
-    run_study(tiny_grid, tmp_path, task=task, progress=False)
-    md = write_report(tmp_path, study=study, figures=False).read_text()
-    expected = {c for _, s, c, *_ in FINDINGS if s == study}
-    assert all(c in md for c in expected)
-    assert not any(c in md for _, s, c, *_ in FINDINGS if s != study)
+@pytest.mark.parametrize("chosen, other", [(TABULAR, IMAGE), (IMAGE, TABULAR)])
+def test_report_study_choice(tmp_path, study, tiny_grid, chosen, other):
+    run_study(study, tiny_grid, tmp_path, progress=False)
+    md = write_report(tmp_path, study=chosen.name, figures=False).read_text()
+    assert all(f.claim in md for f in chosen.findings)
+    assert not any(f.claim in md for f in other.findings)

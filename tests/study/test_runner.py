@@ -1,3 +1,4 @@
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -8,8 +9,12 @@ from circuitvae.protocol import CircuitVAEError
 from circuitvae.study import ResultStore, SkipRun, execute_one, run_study
 
 
-def test_runs_every_run_once_and_stores_rows(tmp_path, tiny_grid, task, metrics_of):
-    s = run_study(tiny_grid, tmp_path, task=task, progress=False)
+def with_task(study, task):
+    return dataclasses.replace(study, task=task)
+
+
+def test_runs_every_run_once_and_stores_rows(tmp_path, study, tiny_grid, metrics_of):
+    s = run_study(study, tiny_grid, tmp_path, progress=False)
     assert (s.total, s.ran, s.ok, s.failed, s.already_done) == (4, 4, 4, 0, 0)
     rows = ResultStore(tmp_path).read_rows()
     assert sorted(rows) == sorted(r.run_id for r in tiny_grid.runs())
@@ -17,12 +22,12 @@ def test_runs_every_run_once_and_stores_rows(tmp_path, tiny_grid, task, metrics_
     row = rows[spec.run_id]
     assert row["metrics"] == pytest.approx(metrics_of(spec))
     assert row["provenance"] == {"dataset": "adult", "fake": True}
-    assert row["hparams"]["n_train"] == 2000 and "torch" in row["versions"]
+    assert row["settings"]["n_train"] == 2000 and "torch" in row["versions"]
     assert row["timing"]["wall_s"] >= 0
     assert (tmp_path / "results.csv").is_file() and (tmp_path / "study.json").is_file()
 
 
-def test_failed_run_is_recorded_and_the_study_goes_on(tmp_path, tiny_grid, task):
+def test_failed_run_is_recorded_and_the_study_goes_on(tmp_path, study, tiny_grid, task):
     def flaky(spec):
         if spec.architecture == "beta_vae" and spec.seed == 42:
             raise RuntimeError("diverged")
@@ -30,7 +35,7 @@ def test_failed_run_is_recorded_and_the_study_goes_on(tmp_path, tiny_grid, task)
             raise SkipRun("files of adult are absent")
         return task(spec)
 
-    s = run_study(tiny_grid, tmp_path, task=flaky, progress=False)
+    s = run_study(with_task(study, flaky), tiny_grid, tmp_path, progress=False)
     assert (s.ok, s.failed, s.skipped) == (2, 1, 1)
     rows = ResultStore(tmp_path).read_rows()
     bad = rows["beta_vae__adult__42"]
@@ -46,15 +51,16 @@ def test_failed_run_is_recorded_and_the_study_goes_on(tmp_path, tiny_grid, task)
         calls.append(spec.run_id)
         return task(spec)
 
-    s2 = run_study(tiny_grid, tmp_path, task=counting, progress=False, retry_failed=False)
+    counting_study = with_task(study, counting)
+    s2 = run_study(counting_study, tiny_grid, tmp_path, progress=False, retry_failed=False)
     assert calls == [] and s2.already_done == 4
-    s3 = run_study(tiny_grid, tmp_path, task=counting, progress=False)
+    s3 = run_study(counting_study, tiny_grid, tmp_path, progress=False)
     assert sorted(calls) == ["beta_vae__adult__42", "vae__adult__123"] and s3.ok == 2
     assert ResultStore(tmp_path).counts() == {"ok": 4, "failed": 0, "skipped": 0,
                                               "pending": 0, "total": 4}
 
 
-def test_interrupted_study_resumes_without_duplicates(tmp_path, tiny_grid, task):
+def test_interrupted_study_resumes_without_duplicates(tmp_path, study, tiny_grid, task):
     # the study is interrupted (Ctrl-C) during its third run
     n = []
 
@@ -65,7 +71,7 @@ def test_interrupted_study_resumes_without_duplicates(tmp_path, tiny_grid, task)
         return task(spec)
 
     with pytest.raises(KeyboardInterrupt):
-        run_study(tiny_grid, tmp_path, task=interrupted, progress=False)
+        run_study(with_task(study, interrupted), tiny_grid, tmp_path, progress=False)
     store = ResultStore(tmp_path)
     assert sorted(store.read_rows()) == sorted(n[:2])
     calls = []
@@ -74,18 +80,19 @@ def test_interrupted_study_resumes_without_duplicates(tmp_path, tiny_grid, task)
         calls.append(spec.run_id)
         return task(spec)
 
-    s = run_study(tiny_grid, tmp_path, task=counting, progress=False)
+    s = run_study(with_task(study, counting), tiny_grid, tmp_path, progress=False)
     assert s.already_done == 2
     assert sorted(calls) == sorted(set(tiny_grid_ids(tiny_grid)) - set(n[:2]))
     files = sorted(p.name for p in store.rows_dir.iterdir())
     assert files == sorted(f"{rid}.json" for rid in tiny_grid_ids(tiny_grid))
 
 
-def test_killed_process_resumes_without_duplicates(tmp_path, tiny_grid, task):
+def test_killed_process_resumes_without_duplicates(tmp_path, study, tiny_grid):
     # a child process runs the study and dies hard (os._exit) during its third run
     script = textwrap.dedent(f"""
-        import os
-        from circuitvae.study import GridSpec, run_study
+        import dataclasses, os
+        from circuitvae.study import run_study
+        from circuitvae.zoo.studies import TABULAR
         n = 0
         def dying(spec):
             global n
@@ -93,14 +100,16 @@ def test_killed_process_resumes_without_duplicates(tmp_path, tiny_grid, task):
             if n == 3:
                 os._exit(3)
             return {{"ces_calibrated": 1.0}}
-        grid = GridSpec("tabular", ("vae", "beta_vae"), ("adult",), (42, 123))
-        run_study(grid, {str(tmp_path)!r}, task=dying, progress=False)
+        study = dataclasses.replace(TABULAR, task=dying, prepare=None)
+        grid = study.grid("quick", architectures=("vae", "beta_vae"), datasets=("adult",),
+                          seeds=(42, 123))
+        run_study(study, grid, {str(tmp_path)!r}, progress=False)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert proc.returncode == 3, proc.stderr.decode()
     store = ResultStore(tmp_path)
     assert len(store.read_rows()) == 2
-    s = run_study(tiny_grid, tmp_path, task=task, progress=False)
+    s = run_study(study, tiny_grid, tmp_path, progress=False)
     assert s.already_done == 2 and s.ran == 2
     files = sorted(p.name for p in store.rows_dir.iterdir())
     assert files == sorted(f"{rid}.json" for rid in tiny_grid_ids(tiny_grid))
@@ -110,7 +119,7 @@ def tiny_grid_ids(grid):
     return [r.run_id for r in grid.runs()]
 
 
-def test_worker_processes(tmp_path, tiny_grid, monkeypatch):
+def test_worker_processes(tmp_path, study, tiny_grid, monkeypatch):
     mod = tmp_path / "mods"
     mod.mkdir()
     (mod / "cv_fake_task_mod.py").write_text(textwrap.dedent("""
@@ -119,8 +128,11 @@ def test_worker_processes(tmp_path, tiny_grid, monkeypatch):
             return {"ces_calibrated": float(spec.seed), "threads": torch.get_num_threads()}
     """))
     monkeypatch.syspath_prepend(str(mod))
+    import cv_fake_task_mod
+
     out = tmp_path / "study"
-    s = run_study(tiny_grid, out, task="cv_fake_task_mod:task", workers=2, progress=False)
+    s = run_study(with_task(study, cv_fake_task_mod.task), tiny_grid, out, workers=2,
+                  progress=False)
     assert s.ok == 4
     rows = ResultStore(out).read_rows()
     assert {r["metrics"]["ces_calibrated"] for r in rows.values()} == {42.0, 123.0}
@@ -130,27 +142,29 @@ def test_worker_processes(tmp_path, tiny_grid, monkeypatch):
                for r in rows.values())
 
 
-def test_bad_arguments(tmp_path, tiny_grid, task):
+def test_bad_arguments(tmp_path, study, image_study, tiny_grid):
     with pytest.raises(CircuitVAEError, match="workers"):
-        run_study(tiny_grid, tmp_path, task=task, workers=0)
-    with pytest.raises(CircuitVAEError, match="cannot load task"):
-        run_study(tiny_grid, tmp_path, task="no_such_module_xyz:f")
-    with pytest.raises(CircuitVAEError, match="module:function"):
-        run_study(tiny_grid, tmp_path, task="nonsense")
-    from circuitvae.study import GridSpec
+        run_study(study, tiny_grid, tmp_path, workers=0)
+    with pytest.raises(CircuitVAEError, match="executor"):
+        run_study(study, tiny_grid, tmp_path, executor="slurm")
+    with pytest.raises(CircuitVAEError, match="unknown study 'audio'; known studies: image"):
+        run_study("audio", tiny_grid, tmp_path)
+    with pytest.raises(CircuitVAEError, match="not a grid of study 'image'"):
+        run_study(image_study, tiny_grid, tmp_path)
 
-    run_study(tiny_grid, tmp_path, task=task, progress=False)
-    other = GridSpec("tabular", ("vae",), ("adult",), (42,), "paper")
-    with pytest.raises(CircuitVAEError, match="other settings"):
-        run_study(other, tmp_path, task=task, progress=False)
+    run_study(study, tiny_grid, tmp_path, progress=False)
+    other = study.grid("quick", architectures=("vae",), datasets=("adult",), seeds=(42,),
+                       epochs=2)
+    with pytest.raises(CircuitVAEError, match="other settings .*epochs: 4 -> 2"):
+        run_study(study, other, tmp_path, progress=False)
 
 
-def test_ray_missing_is_a_clear_error(tmp_path, tiny_grid, task):
+def test_ray_missing_is_a_clear_error(tmp_path, study, tiny_grid):
     try:
         import ray  # noqa: F401
     except ImportError:
         with pytest.raises(CircuitVAEError, match=r"circuitvae\[ray\]"):
-            run_study(tiny_grid, tmp_path, task=task, executor="ray", progress=False)
+            run_study(study, tiny_grid, tmp_path, executor="ray", progress=False)
     else:
         pytest.skip("ray is installed")
 
@@ -168,7 +182,7 @@ def test_execute_one_accepts_flat_metrics_and_keeps_warnings(tiny_grid):
     assert row["warnings"] == ["UserWarning: few rows"]
 
 
-def test_ray_executor_drives_ray_tasks(tmp_path, tiny_grid, task, monkeypatch):
+def test_ray_executor_drives_ray_tasks(tmp_path, study, tiny_grid, monkeypatch):
     """The Ray path with a stand-in module that runs each remote call eagerly."""
     import types
 
@@ -196,6 +210,6 @@ def test_ray_executor_drives_ray_tasks(tmp_path, tiny_grid, task, monkeypatch):
         get=lambda ref: ref.value,
     )
     monkeypatch.setitem(sys.modules, "ray", fake)
-    s = run_study(tiny_grid, tmp_path, task=task, executor="ray", progress=False)
+    s = run_study(study, tiny_grid, tmp_path, executor="ray", progress=False)
     assert (s.ok, calls["init"], calls["remote"]) == (4, 1, 4)
     assert len(ResultStore(tmp_path).read_rows()) == 4

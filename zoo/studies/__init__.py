@@ -1,0 +1,17 @@
+"""The papers' studies as plug-ins of :mod:`circuitvae.study`: one module per study.
+
+Each module defines ``STUDY``, a :class:`circuitvae.study.Study`, registered under its name in
+the ``circuitvae.studies`` entry points (pyproject.toml), so ``circuitvae study run tabular``
+finds it. The tabular and image studies share their task and settings (:mod:`.train_analyze`).
+"""
+
+from __future__ import annotations
+
+from .image import STUDY as IMAGE
+from .tabular import STUDY as TABULAR
+from .train_analyze import DOMAIN, TrainAnalyzeSettings, prepare_data, train_and_analyze
+
+STUDIES = {s.name: s for s in (TABULAR, IMAGE)}
+
+__all__ = ["DOMAIN", "IMAGE", "STUDIES", "TABULAR", "TrainAnalyzeSettings", "prepare_data",
+           "train_and_analyze"]

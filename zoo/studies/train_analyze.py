@@ -1,0 +1,250 @@
+"""The run of the papers' studies: load a zoo dataset, build and train a zoo model, analyse it.
+
+:class:`TrainAnalyzeSettings` are the typed settings of the tabular and image studies, with the
+profiles :data:`PROFILES`; :func:`train_and_analyze` is their task (one run);
+:func:`prepare_data` checks every UCI file of a grid before its first run; :func:`paper_study`
+assembles a study from these and the paper's grid and findings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from circuitvae.metrics.analyze import METRIC_COLUMNS, analyze
+from circuitvae.protocol import CircuitVAEError
+from circuitvae.study import (
+    FindingRule,
+    GridSpec,
+    ReportSpec,
+    RunSpec,
+    SettingsError,
+    SkipRun,
+    Study,
+)
+from circuitvae.study.settings import check_fields, check_value, field_types
+
+from ..data import SPECS, MissingDataError, ensure_files, load_dataset
+from ..models import ARCHITECTURES, build
+from ..training import train
+
+#: dataset -> domain; the tabular paper's dSprites runs are its image reference
+DOMAIN: dict[str, str] = {
+    "adult": "tabular",
+    "bank_marketing": "tabular",
+    "german_credit": "tabular",
+    "credit_default": "tabular",
+    "planted": "tabular",
+    "dsprites": "image",
+    "shapes3d": "image",
+    "mpi3d": "image",
+    "celeba": "image",
+    "smallnorb": "image",
+}
+
+#: analyze() arguments the task sets from its own settings (not through ``analysis``)
+_SET_BY_TASK = {"n": "analysis_n", "seed": "the run's seed", "n_score_train": "score_n_train",
+                "n_score_eval": "score_n_eval", "fgd_n_estimators": "fgd_n_estimators",
+                "dci_n_estimators": "dci_n_estimators"}
+
+
+@dataclass(frozen=True)
+class TrainAnalyzeSettings:
+    """Settings of one train-and-analyse run [our choice where the papers are silent].
+
+    The defaults are the papers' settings (the ``paper`` profile): up to 100 epochs with early
+    stopping patience 20 [paper], the full data, analysis on 1000 rows.
+    """
+
+    #: maximum training epochs
+    epochs: int = 100
+    #: early-stopping patience in epochs (None: train all ``epochs``)
+    patience: int | None = 20
+    #: training batch size (None: the trainer's default)
+    batch_size: int | None = None
+    #: seeded subsample of the training / test split (None: the loader's default)
+    n_train: int | None = None
+    n_test: int | None = None
+    #: rows of the test split analysed
+    analysis_n: int = 1000
+    #: samples of the FactorVAE / BetaVAE scores
+    score_n_train: int = 10000
+    score_n_eval: int = 5000
+    #: trees per gradient-boosting fit of FGD and DCI (scikit-learn's default 100)
+    fgd_n_estimators: int = 100
+    dci_n_estimators: int = 100
+    #: fetch missing UCI files
+    download: bool = True
+    #: a data folder searched first
+    data_root: str | None = None
+    #: extra load_dataset() options (e.g. planted's n_factors)
+    data_options: dict[str, Any] = field(default_factory=dict)
+    #: architecture config overrides (e.g. {"beta": 8.0})
+    model: dict[str, Any] = field(default_factory=dict)
+    #: extra circuitvae.analyze() keyword arguments (e.g. {"metrics": "interventional"})
+    analysis: dict[str, Any] = field(default_factory=dict)
+    #: settings that replace the ones above on image datasets
+    image: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for name in ("epochs", "analysis_n", "score_n_train", "score_n_eval",
+                     "fgd_n_estimators", "dci_n_estimators"):
+            _at_least(name, getattr(self, name), 1)
+        for name in ("patience", "batch_size", "n_train", "n_test"):
+            if getattr(self, name) is not None:
+                _at_least(name, getattr(self, name), 1)
+        types = field_types(type(self))
+        unknown = sorted(k for k in self.image if k not in types or k == "image")
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {unknown} in 'image'; valid: "
+                                + ", ".join(k for k in types if k != "image"))
+        for k, v in self.image.items():
+            check_value(f"image.{k}", v, types[k])
+        _check_analysis_keys(self.analysis)
+        _check_model_keys(self.model)
+
+    def for_dataset(self, dataset: str) -> TrainAnalyzeSettings:
+        """The settings of a run on ``dataset``: ``image`` applied on image datasets."""
+        applied = dict(self.image) if DOMAIN.get(dataset) == "image" else {}
+        return dataclasses.replace(self, image={}, **applied)
+
+
+def _at_least(name: str, value: int, low: int) -> None:
+    if value < low:
+        raise SettingsError(f"setting {name!r} must be >= {low}, got {value}")
+
+
+def _check_analysis_keys(analysis: dict[str, Any]) -> None:
+    params = inspect.signature(analyze).parameters
+    valid = [p for p in params if p not in ("model", "dataset", *_SET_BY_TASK)]
+    for key in analysis:
+        if key in _SET_BY_TASK:
+            raise SettingsError(f"'analysis' may not set {key!r}: it comes from "
+                                f"{_SET_BY_TASK[key]}")
+        if key not in params:
+            raise SettingsError(f"unknown analyze() argument {key!r} in 'analysis'; valid: "
+                                + ", ".join(valid))
+
+
+def _check_model_keys(model: dict[str, Any]) -> None:
+    valid = sorted({f.name for cls in ARCHITECTURES.values()
+             for f in dataclasses.fields(cls.config_class)}
+                   - {"input_shape", "features"})
+    unknown = sorted(k for k in model if k not in valid)
+    if unknown:
+        raise SettingsError(f"unknown model setting(s) {unknown} in 'model'; valid: "
+                            + ", ".join(valid))
+
+
+def _config_dict(model: Any) -> dict[str, Any]:
+    cfg = getattr(model, "config", None)
+    if dataclasses.is_dataclass(cfg):
+        return {k: v for k, v in dataclasses.asdict(cfg).items() if k != "features"}
+    return {}
+
+
+def train_and_analyze(spec: RunSpec) -> dict[str, Any]:
+    """Load the dataset, build and train ``spec.architecture`` with ``spec.seed``, run
+    :func:`circuitvae.analyze`; return ``{"metrics", "config", "provenance", "analysis"}``.
+
+    A dataset whose files are absent raises :class:`SkipRun` (the run is stored as skipped with
+    the loader's message, which names the files and where they were looked for).
+    """
+    s: TrainAnalyzeSettings = spec.settings.for_dataset(spec.dataset)
+    t0 = time.perf_counter()
+    try:
+        data = load_dataset(spec.dataset, s.data_root, s.download, seed=spec.seed,
+                            n_train=s.n_train, n_test=s.n_test, **s.data_options)
+    except MissingDataError as e:
+        raise SkipRun(str(e)) from e
+    t_data = time.perf_counter()
+
+    model = build(spec.architecture, dataset=data, seed=spec.seed, **s.model)
+    train_kw: dict[str, Any] = {"seed": spec.seed, "max_epochs": s.epochs}
+    if s.patience is not None:
+        train_kw["patience"] = s.patience
+    if s.batch_size is not None:
+        train_kw["batch_size"] = s.batch_size
+    model = train(model, data, verbose=False, **train_kw)
+    t_train = time.perf_counter()
+
+    row = analyze(model, data, n=s.analysis_n, seed=spec.seed, n_score_train=s.score_n_train,
+                  n_score_eval=s.score_n_eval, fgd_n_estimators=s.fgd_n_estimators,
+                  dci_n_estimators=s.dci_n_estimators, **s.analysis)
+    t_analyze = time.perf_counter()
+    values = row.iloc[0].to_dict()
+    metrics = {c: values.pop(c) for c in METRIC_COLUMNS if c in values}
+    record = getattr(model, "training_record", {}) or {}
+    return {
+        "metrics": metrics,
+        "analysis": values,
+        "config": {"model": _config_dict(model), "training": record.get("config", {}),
+                   "epochs_run": record.get("epochs_run"),
+                   "best_monitored_loss": record.get("best_monitored_loss")},
+        "provenance": {"dataset": spec.dataset,
+                       "data": getattr(data, "provenance", None),
+                       "n_train": int(len(data.train.x)), "n_test": int(len(data.test.x))},
+        "phases_s": {"data": t_data - t0, "train": t_train - t_data,
+                     "analyze": t_analyze - t_train},
+    }
+
+
+def prepare_data(grid: GridSpec) -> None:
+    """Before the first run: make sure every downloadable (UCI) dataset of ``grid`` is on disk.
+
+    On a networked machine this downloads the missing UCI files once; offline, with the files
+    neither in ``data_root`` nor ``$CIRCUITVAE_DATA`` nor the cache, it stops the study at once
+    with one message naming every missing file and where to put it, instead of recording
+    dozens of skipped runs. Image datasets are not checked: absent ones are skipped run by run
+    and listed in the report.
+    """
+    problems = []
+    for dataset in dict.fromkeys(grid.datasets):
+        if dataset not in SPECS:
+            continue
+        s = grid.settings.for_dataset(dataset)
+        try:
+            ensure_files(dataset, s.data_root, s.download)
+        except MissingDataError as err:
+            problems.append(str(err))
+    if problems:
+        raise CircuitVAEError("the study needs data files that are missing:\n\n"
+                              + "\n\n".join(problems))
+
+
+PAPER = TrainAnalyzeSettings()
+QUICK = TrainAnalyzeSettings(
+    epochs=4, patience=None, n_train=2000, n_test=500, analysis_n=300, score_n_train=1000,
+    score_n_eval=500, fgd_n_estimators=20, dci_n_estimators=20,
+    # image runs: a latent sweep decodes analysis_n x d x k images; keep it small
+    image={"analysis_n": 64, "score_n_train": 100, "score_n_eval": 50},
+)
+#: [our choice] ``quick``: a smoke run of the whole pipeline; ``paper``: the papers' settings
+PROFILES = {"quick": QUICK, "paper": PAPER}
+
+#: the columns the papers' reports summarise (every modularity variant is listed)
+REPORT_METRICS = (
+    "ces_calibrated", "ces_fixed", "specificity", "modularity", "modularity_random", "fgd",
+    "mse", "auc", "dci_disentanglement", "mig", "sap", "modularity_correlation",
+    "modularity_decoder", "modularity_encoder", "modularity_latent", "modularity_ridgeway",
+    "modularity_signed",
+)
+
+
+def paper_study(*, name: str, title: str, architectures: tuple[str, ...],
+                datasets: tuple[str, ...], findings: tuple[FindingRule, ...],
+                extra_datasets: tuple[str, ...] = ()) -> Study:
+    """A study of one of the papers: its grid and findings with the shared settings, profiles,
+    task, data preflight and report (seeds 42, 123, 456 [paper])."""
+    return Study(
+        name=name, title=title, architectures=architectures, datasets=datasets,
+        extra_datasets=extra_datasets, seeds=(42, 123, 456),
+        settings_type=TrainAnalyzeSettings, profiles=PROFILES, task=train_and_analyze,
+        prepare=prepare_data, findings=findings,
+        report=ReportSpec(metrics=REPORT_METRICS, headline="ces_calibrated",
+                          scatters=(("ces_calibrated", "mse"), ("specificity", "auc"))),
+    )
