@@ -29,8 +29,15 @@ def offline(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def no_env(monkeypatch):
-    """Hide the real data folder from the search path."""
+def no_env(monkeypatch, tmp_path):
+    """Hide the real data folder and the package's embedded copies from the search path."""
+    monkeypatch.delenv("CIRCUITVAE_DATA", raising=False)
+    monkeypatch.setattr(files, "EMBEDDED_DIR", tmp_path / "no-embedded-copies")
+
+
+@pytest.fixture
+def only_embedded(monkeypatch):
+    """Nothing on disk but the package's embedded copies (the cache is empty, no network)."""
     monkeypatch.delenv("CIRCUITVAE_DATA", raising=False)
 
 

@@ -150,6 +150,49 @@ def test_subsample_is_seeded(no_env, tmp_path, make_bank_csv):
         load_dataset("bank_marketing", root=tmp_path, verify=False, n_train=0)
 
 
+# --------------------------------------------------------------------------- embedded copies
+
+
+@pytest.mark.parametrize("name", ["adult", "german_credit", "bank_marketing", "credit_default"])
+def test_embedded_copies_are_the_original_files(only_embedded, name):
+    from circuitvae.zoo.data import SPECS
+
+    for spec in SPECS[name].files:
+        path, _, origin = files.fetch(name, [spec], download=False)[0]
+        assert origin == "embedded" and files.sha256_file(path) == spec.sha256
+        assert path == files.cache_dir() / spec.subdir / spec.filename
+        again = files.fetch(name, [spec], download=False)[0]
+        assert again[0] == path and again[2] == "local"  # decompressed once, then cached
+
+
+def test_embedded_dataset_loads_offline(only_embedded):
+    d = load_dataset("german_credit", download=False, seed=0)
+    assert (len(d.train) + len(d.test)) == 1000
+    assert d.provenance["files"][0]["origin"] == "embedded"
+    assert d.provenance["files"][0]["verified"] is True
+
+
+def test_corrupt_embedded_copy_is_named(only_embedded, tmp_path, monkeypatch):
+    import lzma
+
+    bad = tmp_path / "embedded"
+    (bad / "german_credit").mkdir(parents=True)
+    (bad / "german_credit" / "german.data.xz").write_bytes(lzma.compress(b"A11 6 A34\n"))
+    monkeypatch.setattr(files, "EMBEDDED_DIR", bad)
+    with pytest.raises(ChecksumError, match=r"embedded copy .*german\.data\.xz decompresses to"):
+        load_dataset("german_credit", download=False)
+    (bad / "german_credit" / "german.data.xz").write_bytes(b"not xz at all")
+    with pytest.raises(ChecksumError, match="embedded copy .* is corrupt"):
+        load_dataset("german_credit", download=False)
+
+
+def test_attribution_ships_with_the_files():
+    text = (files.EMBEDDED_DIR / "ATTRIBUTION.md").read_text()
+    assert "CC BY 4.0" in text
+    for author in ("Becker", "Kohavi", "Hofmann", "Moro", "Yeh"):
+        assert author in text
+
+
 # --------------------------------------------------------------------------- file errors
 
 

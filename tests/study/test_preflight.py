@@ -13,13 +13,15 @@ from circuitvae.zoo.studies import TABULAR, prepare_data
 
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
-    """No data anywhere, and every download fails (no network is ever touched)."""
+    """No data anywhere (no embedded copies either), and every download fails (no network is
+    ever touched)."""
     from circuitvae.zoo.data import files
 
     def no_network(url, dest):
         raise OSError(f"offline: {url}")
 
     monkeypatch.setattr(files, "download_url", no_network)
+    monkeypatch.setattr(files, "EMBEDDED_DIR", tmp_path / "no-embedded-copies")
     monkeypatch.setenv("CIRCUITVAE_DATA", str(tmp_path / "nothing"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

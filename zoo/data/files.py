@@ -2,11 +2,14 @@
 
 A file is looked up, in order, in ``root`` (``<root>/<subdir>/<file>`` or ``<root>/<file>``), in
 the directory named by the ``CIRCUITVAE_DATA`` environment variable
-(``<CIRCUITVAE_DATA>/<subdir>/<file>``) and in the user cache (``$XDG_CACHE_HOME/circuitvae`` or
-``~/.cache/circuitvae``, same layout). A file with a known sha256 is verified (size first, so a
-truncated file is named as such). When a file is missing and ``download=True`` the official
+(``<CIRCUITVAE_DATA>/<subdir>/<file>``), in the user cache (``$XDG_CACHE_HOME/circuitvae`` or
+``~/.cache/circuitvae``, same layout) and, for the four UCI datasets, in the copy embedded in the
+package (``uci_files/<subdir>/<file>.xz``: the original files, xz-compressed; see
+``uci_files/ATTRIBUTION.md`` for the CC BY 4.0 attribution), which is decompressed into the
+cache, its sha256 checked, on first use. A file with a known sha256 is verified (size first, so a
+truncated file is named as such). When a file is still missing and ``download=True`` the official
 archive is downloaded with :mod:`urllib`, the member extracted (nested zips are followed), its
-sha256 checked, and the file cached. Everything that goes wrong raises a
+sha256 checked, and the file cached (delete the cached copy to fetch a fresh one). Everything that goes wrong raises a
 :class:`~circuitvae.protocol.CircuitVAEError` subclass whose message names the file and where to
 put it.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import lzma
 import os
 import tempfile
 import urllib.request
@@ -26,6 +30,8 @@ from pathlib import Path
 from circuitvae.protocol import CircuitVAEError
 
 ENV_VAR = "CIRCUITVAE_DATA"
+#: the embedded, xz-compressed original files: ``<EMBEDDED_DIR>/<subdir>/<file>.xz``
+EMBEDDED_DIR = Path(__file__).resolve().parent / "uci_files"
 
 
 class DataError(CircuitVAEError):
@@ -142,6 +148,38 @@ def _write_atomic(data: bytes, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
+def embedded_path(spec: DataFile) -> Path:
+    """Where the package's compressed copy of ``spec`` would be."""
+    return EMBEDDED_DIR / spec.subdir / f"{spec.filename}.xz"
+
+
+def _from_embedded(spec: DataFile, verify: bool) -> Path | None:
+    """The embedded copy of ``spec`` decompressed into the cache (a temporary folder when the
+    cache is not writable), its sha256 checked; None when the package has no copy."""
+    src = embedded_path(spec)
+    if not src.is_file():
+        return None
+    try:
+        data = lzma.decompress(src.read_bytes())
+    except (OSError, lzma.LZMAError) as err:
+        raise ChecksumError(f"the embedded copy {src} is corrupt ({err}); reinstall circuitvae "
+                            f"or put the original {spec.filename} in a data directory") from err
+    digest = hashlib.sha256(data).hexdigest()
+    if verify and spec.sha256 is not None and digest != spec.sha256:
+        raise ChecksumError(f"the embedded copy {src} decompresses to sha256 {digest}, expected "
+                            f"{spec.sha256}; reinstall circuitvae or put the original "
+                            f"{spec.filename} in a data directory")
+    for base in (cache_dir(), Path(tempfile.gettempdir()) / f"circuitvae-{os.getuid()}"):
+        dest = base / spec.subdir / spec.filename
+        try:
+            _write_atomic(data, dest)
+            return dest
+        except OSError:
+            continue
+    raise DataError(f"cannot write the decompressed {spec.filename} to {cache_dir()} or a "
+                    "temporary folder; set XDG_CACHE_HOME to a writable folder")
+
+
 def _missing_message(dataset: str, missing: Sequence[DataFile], root, reason: str) -> str:
     spec = missing[0]
     dirs = search_dirs(spec.subdir, root)
@@ -165,7 +203,8 @@ def fetch(
 ) -> list[tuple[Path, DataFile, str]]:
     """Locate (downloading if allowed) every file in ``specs``.
 
-    Returns ``(path, spec, origin)`` per file, origin ``"local"`` or ``"downloaded"``.
+    Returns ``(path, spec, origin)`` per file, origin ``"local"``, ``"embedded"`` or
+    ``"downloaded"``.
     """
     found: dict[int, tuple[Path, str]] = {}
     for i, spec in enumerate(specs):
@@ -176,6 +215,11 @@ def fetch(
                     verify_file(p, spec)
                 found[i] = (p, "local")
                 break
+    for i, spec in enumerate(specs):
+        if i not in found:
+            embedded = _from_embedded(spec, verify)
+            if embedded is not None:
+                found[i] = (embedded, "embedded")
     missing = [i for i in range(len(specs)) if i not in found]
     if missing and not download:
         raise MissingDataError(
