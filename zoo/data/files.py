@@ -9,9 +9,9 @@ package (``uci_files/<subdir>/<file>.xz``: the original files, xz-compressed; se
 cache, its sha256 checked, on first use. A file with a known sha256 is verified (size first, so a
 truncated file is named as such). When a file is still missing and ``download=True`` the official
 archive is downloaded with :mod:`urllib`, the member extracted (nested zips are followed), its
-sha256 checked, and the file cached (delete the cached copy to fetch a fresh one). Everything that goes wrong raises a
-:class:`~circuitvae.protocol.CircuitVAEError` subclass whose message names the file and where to
-put it.
+sha256 checked, and the file cached (delete the cached copy to fetch a fresh one). Everything
+that goes wrong raises a :class:`~circuitvae.protocol.CircuitVAEError` subclass whose message
+names the file and where to put it.
 """
 
 from __future__ import annotations
