@@ -154,7 +154,8 @@ class BetaVAEConfig(VAEConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class BetaTCVAEConfig(VAEConfig):
-    """beta-TC-VAE (Chen et al.): ``beta`` = 6.0 weights the total correlation [paper]."""
+    """beta-TC-VAE (Chen et al.): ``beta`` = 6.0 weights the total correlation [our choice;
+    the papers name the architecture, not its beta]."""
 
     beta: float = 6.0
 
@@ -163,7 +164,7 @@ class BetaTCVAEConfig(VAEConfig):
 class FactorVAEConfig(VAEConfig):
     """FactorVAE (Kim & Mnih).
 
-    * ``gamma`` = 10 [paper]: weight of the discriminator's total-correlation estimate.
+    * ``gamma`` = 10 [our choice]: weight of the discriminator's total-correlation estimate.
     * ``disc_hidden`` = 1000, ``disc_layers`` = 6: the discriminator MLP, LeakyReLU(0.2)
       [our choice, after Kim & Mnih / disentanglement_lib].
     * ``disc_lr`` = 1e-4, ``disc_betas`` = (0.5, 0.9): its own Adam [our choice, Kim & Mnih].
@@ -178,7 +179,7 @@ class FactorVAEConfig(VAEConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class DIPVAEIIConfig(VAEConfig):
-    """DIP-VAE-II (Kumar et al.): ``lambda_od`` = 10, ``lambda_d`` = 10 [paper]."""
+    """DIP-VAE-II (Kumar et al.): ``lambda_od`` = 10, ``lambda_d`` = 10 [our choice]."""
 
     lambda_od: float = 10.0
     lambda_d: float = 10.0
@@ -188,7 +189,7 @@ class DIPVAEIIConfig(VAEConfig):
 class VQVAEConfig(VAEConfig):
     """VQ-VAE (van den Oord et al.).
 
-    * ``num_codes`` = 512 codebook entries, ``commitment`` = 0.25 [paper].
+    * ``num_codes`` = 512 codebook entries, ``commitment`` = 0.25 [our choice].
     * ``codebook_weight`` = 1.0: weight of the codebook (embedding) loss [our choice, as pythae].
     * ``num_positions`` P = 10 latent positions, ``embedding_dim`` e = 8 per position
       [our choice]: the encoder's last layer outputs ``z_e`` of ``P * e`` values, quantized
