@@ -7,6 +7,7 @@ primitives, :func:`capture` and :func:`patching`.
 
 from __future__ import annotations
 
+from ._version import __version__ as __version__
 from .adapters import wrap
 from .hooks import Cache, Patch, RunResult, capture, patching, run, site_table, sites
 from .interventions import (
@@ -30,9 +31,9 @@ from .metrics import (
     downstream_auc,
     modularity,
     reconstruction,
+    representation_function,
     specificity,
 )
-from .metrics._ground_truth import representation_function
 from .metrics.beta_vae_score import BetaVAEResult, beta_vae_score
 from .metrics.dci import DCIResult, dci, dci_from_importance
 from .metrics.factor_vae_score import FactorVAEResult, factor_vae_score
@@ -56,8 +57,6 @@ from .protocol import (
     Split,
     reconstruct,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Cache",

@@ -110,37 +110,20 @@ def _decode_traversal(
     model: Any, x: Any, latents: Sequence[int] | None, values: Any, k: int, r: float,
     absolute: bool,
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Decode do(z_j = v) (or mu_j + v) for every chosen latent and value in ONE decode call.
+    """Decode do(z_j = v) (or mu_j + v) for every chosen latent and value
+    (:func:`circuitvae.interventions.latent.traversal`).
 
-    Returns ``out`` ``(L, K, N, *output_shape)``, the values ``(L, K)`` and the latent indices.
+    Returns ``out`` ``(L, K, N, *output_shape)`` as float32, the values ``(L, K)`` and the
+    latent indices.
     """
-    import torch
+    from .interventions.latent import traversal
 
-    from .hooks import run
-
-    mu = run(model, x, method="encode").output.mean.detach()
-    n, d = mu.shape
-    chosen = list(range(d)) if latents is None else [int(j) for j in latents]
-    bad = [j for j in chosen if not 0 <= j < d]
-    if bad or not chosen:
-        raise CircuitVAEError(f"latents must be indices in 0..{d - 1}, got {list(latents or [])}")
     grid = r * np.linspace(-1.0, 1.0, k) if values is None else np.asarray(values, np.float64)
+    out = traversal(model, x, grid, latents=latents, absolute=absolute)
+    chosen = list(range(out.shape[0])) if latents is None else [int(j) for j in latents]
     if grid.ndim == 1:
         grid = np.tile(grid, (len(chosen), 1))
-    if grid.ndim != 2 or grid.shape[0] != len(chosen) or grid.shape[1] == 0:
-        raise CircuitVAEError(
-            f"values has shape {np.shape(values)}; expected (K,) or ({len(chosen)}, K)"
-        )
-    n_lat, n_val = grid.shape
-    z = mu.repeat(n_lat * n_val, 1)  # row order: latent, value, input row
-    cols = torch.as_tensor(chosen, device=mu.device).repeat_interleave(n_val * n)
-    vals = torch.as_tensor(grid.reshape(-1), dtype=mu.dtype, device=mu.device)
-    vals = vals.repeat_interleave(n)
-    rows = torch.arange(z.shape[0], device=mu.device)
-    z[rows, cols] = vals if absolute else z[rows, cols] + vals
-    out = run(model, z, method="decode").output
-    out = out.detach().float().cpu().numpy()
-    return out.reshape(n_lat, n_val, n, *out.shape[1:]), grid, chosen
+    return out.astype(np.float32, copy=False), grid, chosen
 
 
 def _as_image(out: np.ndarray, image_shape: tuple[int, ...] | None) -> np.ndarray:
@@ -179,8 +162,8 @@ def traversal_grid(
     ``x`` is one input (or a batch, of which the first row is used). The other latents stay at
     mu(x). ``values`` ``(K,)`` or ``(len(latents), K)`` are offsets added to mu_j(x)
     (``absolute=False``, the default) or the values of z_j themselves (``absolute=True``);
-    default ``r * linspace(-1, 1, k)``. All ``d * K`` codes are decoded in one
-    ``circuitvae.run(model, z, method="decode")`` call. ``image_shape`` reshapes flat outputs;
+    default ``r * linspace(-1, 1, k)``. All ``d * K`` codes are decoded together
+    (:func:`circuitvae.interventions.latent.traversal`). ``image_shape`` reshapes flat outputs;
     ``(C, H, W)`` outputs are shown as grey (C = 1) or colour (C = 3) images.
     """
     x = x[:1] if hasattr(x, "shape") and len(x.shape) > 1 else x
@@ -221,7 +204,7 @@ def traversal_curves(
 
     One panel per latent; one line per output column (``columns`` picks them, default all;
     ``names`` labels them). ``values``, ``k``, ``r`` and ``absolute`` are as in
-    :func:`traversal_grid`. All ``d * K * N`` codes are decoded in one call.
+    :func:`traversal_grid`. All ``d * K * N`` codes are decoded together.
     """
     out, grid, chosen = _decode_traversal(model, x, latents, values, k, r, absolute)
     mean = out.reshape(*out.shape[:3], -1).mean(axis=2)  # (L, K, P)

@@ -15,8 +15,12 @@ The engine never calls ``forward``: the deterministic pass it analyses is
 ``decode(encode(x).mean)`` (see :func:`reconstruct`). Zoo models speak the protocol natively;
 anything else is brought to it by ``circuitvae.wrap``.
 
-A dataset (see :class:`DatasetLike`) is anything with a ``test`` split of inputs; zoo datasets also
-carry labels, ground-truth factors or feature groups, which metrics pick up when present.
+A dataset (see :class:`DatasetLike`) is anything with a ``test`` split of inputs. What else a
+dataset may offer is declared here as protocols, and metrics use it when present: input features
+(:class:`HasFeatures`), named feature groups (:class:`HasFeatureGroups`), groupings by kind
+(:class:`GroupsColumns`, :class:`GroupsFeatures`), a ground-truth factor sampler
+(:class:`FactorSampler`, :class:`HasFactorSizes`, :class:`HasFactorNames`), and splits with
+labels or factors (:class:`HasLabels`, :class:`HasFactors`).
 """
 
 from __future__ import annotations
@@ -65,10 +69,6 @@ class Posterior:
             return torch.zeros_like(self.mean)
         return torch.exp(0.5 * self.logvar)
 
-    @property
-    def is_discrete(self) -> bool:
-        return False
-
 
 @dataclass(frozen=True)
 class DiscretePosterior(Posterior):
@@ -85,25 +85,10 @@ class DiscretePosterior(Posterior):
     codebook: Tensor | None = None
 
     @property
-    def is_discrete(self) -> bool:
-        return True
-
-    @property
     def quantized(self) -> Tensor:
         """``z_q = codebook[codes]`` flattened to ``(B, P * e)``."""
         assert self.codes is not None and self.codebook is not None
         return self.codebook[self.codes].flatten(1)
-
-
-@runtime_checkable
-class VAEProtocol(Protocol):
-    """The structural type of a model the engine can analyse."""
-
-    latent_dim: int
-
-    def encode(self, x: Tensor) -> Posterior: ...
-
-    def decode(self, z: Tensor) -> Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -170,6 +155,128 @@ class DatasetLike(Protocol):
     name: str
     train: Split
     test: Split
+
+
+# Optional capabilities of a dataset. Each protocol is runtime-checkable, so ``isinstance(data,
+# HasFeatures)`` asks whether the dataset offers the capability (the attribute is present);
+# the accessors below also treat an empty or ``None`` value as absent.
+
+
+@runtime_checkable
+class Named(Protocol):
+    """A dataset with a ``name`` (reported beside the metrics)."""
+
+    name: str
+
+
+@runtime_checkable
+class HasFeatures(Protocol):
+    """A tabular dataset's input features: ``features``, a list of :class:`Feature` with the
+    model-space columns each one owns."""
+
+    features: Sequence[Feature]
+
+
+@runtime_checkable
+class HasFeatureGroups(Protocol):
+    """Named groups of features: ``groups`` maps a group name to feature names (the semantic
+    grouping, e.g. ``{"demographics": ["age", "sex"], ...}``)."""
+
+    groups: Mapping[str, Sequence[str]]
+
+
+@runtime_checkable
+class GroupsColumns(Protocol):
+    """A dataset that builds groupings of its model-space columns by kind: ``"semantic"``,
+    ``"correlation"``, ``"random"`` (group name -> column indices)."""
+
+    def group_columns(self, kind: str, seed: int = 0) -> Mapping[str, Sequence[int]]: ...
+
+
+@runtime_checkable
+class GroupsFeatures(Protocol):
+    """A dataset that builds groupings of its features by kind (group name -> feature names)."""
+
+    def feature_groups(self, kind: str, seed: int = 0) -> Mapping[str, Sequence[str]]: ...
+
+
+@runtime_checkable
+class FactorSampler(Protocol):
+    """A ground-truth generator (disentanglement_lib's ``GroundTruthData``): draws factor classes
+    ``(n, K)`` and renders observations of chosen factors."""
+
+    def sample_factors(self, num: int, random_state: Any) -> np.ndarray: ...
+
+    def sample_observations_from_factors(self, factors: np.ndarray, random_state: Any) -> Any: ...
+
+
+@runtime_checkable
+class HasFactorSizes(Protocol):
+    """``factor_sizes``: the number of classes of each of the K ground-truth factors."""
+
+    factor_sizes: Sequence[int] | None
+
+
+@runtime_checkable
+class HasFactorNames(Protocol):
+    """``factor_names``: the names of the K ground-truth factors."""
+
+    factor_names: Sequence[str] | None
+
+
+@runtime_checkable
+class HasLabels(Protocol):
+    """A split with a downstream label ``y`` ``(N,)`` (``None`` when it has none)."""
+
+    y: np.ndarray | None
+
+
+@runtime_checkable
+class HasFactors(Protocol):
+    """A split with ground-truth factor classes ``factors`` ``(N, K)`` (``None`` when none)."""
+
+    factors: np.ndarray | None
+
+
+def dataset_name(data: Any) -> str:
+    """``data.name``, or the type name of data without one (a tensor, an array)."""
+    return str(data.name) if isinstance(data, Named) else type(data).__name__
+
+
+def features_of(data: Any) -> Sequence[Feature] | None:
+    """The dataset's features (:class:`HasFeatures`), or ``None`` when it declares none."""
+    return (data.features or None) if isinstance(data, HasFeatures) else None
+
+
+def feature_groups_of(data: Any) -> Mapping[str, Sequence[str]] | None:
+    """The dataset's named feature groups (:class:`HasFeatureGroups`), or ``None``."""
+    return (data.groups or None) if isinstance(data, HasFeatureGroups) else None
+
+
+def is_factor_dataset(data: Any) -> bool:
+    """Whether ``data`` can resample ground-truth factors: a :class:`FactorSampler` with
+    ``factor_sizes``."""
+    return isinstance(data, FactorSampler) and factor_sizes_of(data) is not None
+
+
+def factor_sizes_of(data: Any) -> Sequence[int] | None:
+    """``data.factor_sizes`` (:class:`HasFactorSizes`), or ``None``."""
+    return data.factor_sizes if isinstance(data, HasFactorSizes) else None
+
+
+def factor_names_of(data: Any) -> list[str]:
+    """``data.factor_names`` (:class:`HasFactorNames`) as a list; empty when it has none."""
+    return list((data.factor_names or []) if isinstance(data, HasFactorNames) else [])
+
+
+def labels_of(split: Any) -> np.ndarray | None:
+    """``split.y`` (:class:`HasLabels`), or ``None``."""
+    return split.y if isinstance(split, HasLabels) else None
+
+
+def factors_of(split: Any) -> np.ndarray | None:
+    """``split.factors`` (:class:`HasFactors`), or ``None``."""
+    return split.factors if isinstance(split, HasFactors) else None
 
 
 @dataclass(frozen=True)
@@ -295,13 +402,32 @@ _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
 def check_input(model: Any, x: Any, *, name: str = "x") -> Tensor:
-    """Validate a batch of model inputs and move it to the model's device and dtype."""
+    """Validate ``model`` (:func:`check_vae`) and a batch of its inputs (:func:`as_tensor`, the
+    row shape against ``input_shape``); the batch on the model's device in its dtype.
+
+    This is the check at the door of every public entry point; the passes inside one call run
+    unchecked (:func:`circuitvae.hooks.run_unchecked`).
+    """
+    check_vae(model)
     t = as_tensor(x, name=name)
     shape = optional_attr(model, "input_shape")
     if shape is not None and tuple(t.shape[1:]) != tuple(shape):
         raise CircuitVAEError(
             f"{name} has shape {tuple(t.shape)}, but {type(model).__name__} expects "
             f"(N, {', '.join(map(str, shape))})"
+        )
+    return to_model_placement(model, t)
+
+
+def check_latent(model: Any, z: Any, *, name: str = "z") -> Tensor:
+    """Validate ``model`` and a latent batch ``(N, latent_dim)`` for ``decode``; the batch on the
+    model's device in its dtype."""
+    check_vae(model)
+    t = as_tensor(z, name=name)
+    if t.ndim != 2 or t.shape[1] != model.latent_dim:
+        raise CircuitVAEError(
+            f"latent batch has shape {tuple(t.shape)}; {type(model).__name__} decodes "
+            f"(N, {model.latent_dim})"
         )
     return to_model_placement(model, t)
 
@@ -343,10 +469,18 @@ def resolve_inputs(
     if isinstance(data, Split):
         data = data.x
     x = check_input(model, data, name="data")
-    if n is not None and x.shape[0] > n:
-        idx = np.random.default_rng(seed).choice(x.shape[0], size=n, replace=False)
-        x = x[torch.as_tensor(np.sort(idx), device=x.device)]
+    idx = sample_rows(x.shape[0], n, seed)
+    if idx is not None:
+        x = x[torch.as_tensor(idx, device=x.device)]
     return x
+
+
+def sample_rows(total: int, n: int | None, seed: int = 0) -> np.ndarray | None:
+    """The rows :func:`resolve_inputs` keeps of ``total``: ``n`` drawn without replacement with
+    ``seed``, sorted; ``None`` (all rows) when ``n`` is ``None`` or not below ``total``."""
+    if n is None or total <= n:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
 
 
 def column_groups(groups: Mapping[str, Sequence[int]], n_columns: int) -> ColumnGroups:

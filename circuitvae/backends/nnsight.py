@@ -4,7 +4,7 @@ nnsight is an optional extra (``pip install circuitvae[nnsight]``), imported onl
 backend is used. Two nnsight rules shape this module (see docs/architecture.md):
 
 * inside one trace, module outputs must be accessed in forward order, so sites are visited in
-  the order of :func:`circuitvae.hooks.site_table`;
+  the order of :func:`circuitvae.sitemap.site_table`;
 * plain ``NNsight`` refuses several ``tracer.invoke`` calls on a custom module, so
   :class:`VAENNsight` defines how inputs are batched.
 """
@@ -18,8 +18,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..hooks import Method, PatchSpec, RunResult, _call, apply_patch, site_modules, site_table
+from ..passes import PHASES, Method, RunResult, call
+from ..patches import PatchSpec, apply_patch
 from ..protocol import CircuitVAEError, SiteError, root_module
+from ..sitemap import site_modules, site_table
 
 
 def _import_nnsight() -> Any:
@@ -41,7 +43,7 @@ class _Shim(nn.Module):
         self._vae = vae
 
     def forward(self, x: Tensor, method: Method = "reconstruct") -> Any:
-        return _call(self._vae, x, method)
+        return call(self._vae, x, method)
 
 
 def _nnsight_class() -> type:
@@ -98,19 +100,16 @@ def run_nnsight(
     capture: tuple[str, ...],
     patches: Mapping[str, PatchSpec],
 ) -> RunResult:
-    """:func:`circuitvae.hooks.run` through one nnsight trace."""
+    """:func:`circuitvae.hooks.run_unchecked` through one nnsight trace.
+
+    As there, the inputs and site names were checked at the door (:func:`circuitvae.run`).
+    """
     traced, paths = _traced(model)
     table = {s.name: s for s in site_table(model)}
     wanted = set(capture) | set(patches)
-    unknown = sorted(n for n in wanted if n not in paths or n not in table)
-    if unknown:
-        raise SiteError(
-            f"unknown site(s) {', '.join(map(repr, unknown))}; valid sites: " + ", ".join(table)
-        )
     # nnsight would wait for a module that never runs; say so before tracing, as the torch
     # backend does after its pass.
-    runs = {"encode": ("encode",), "decode": ("decode",), "reconstruct": ("encode", "decode")}
-    idle = sorted(n for n in wanted if table[n].phase not in runs[method])
+    idle = sorted(n for n in wanted if table[n].phase not in PHASES[method])
     if idle:
         raise SiteError(
             f"site(s) {', '.join(map(repr, idle))} did not run in the forward pass of "

@@ -4,6 +4,10 @@
 2. :mod:`.latent` -- latent perturbation (sigma_eff, sweep grids, batched latent sweeps);
 3. :mod:`.patching` -- activation patching and path-specific (telescoping) patching;
 4. :mod:`.mediation` -- causal mediation and the layer-saturation report.
+
+:mod:`.batching` holds what they share (chunked passes, the one encode path, site selection).
+Each public function checks its inputs once; its passes run unchecked
+(:func:`circuitvae.hooks.run_unchecked`).
 """
 
 from .input import (

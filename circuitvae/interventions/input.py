@@ -10,7 +10,8 @@
   circuit modularity correlates.
 
 Groups are resolved by :func:`resolve_groups` from a dataset (``group_columns(kind, seed)``,
-``features``/``groups``) or an explicit mapping name -> columns, validated as a partition.
+``features``/``groups``: the capabilities of :mod:`circuitvae.protocol`) or an explicit mapping
+name -> columns, validated as a partition.
 """
 
 from __future__ import annotations
@@ -23,14 +24,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..hooks import run, site_table
+from ..hooks import run_unchecked
 from ..protocol import (
     CircuitVAEError,
     ColumnGroups,
+    GroupsColumns,
+    check_input,
     column_groups,
+    factor_names_of,
+    feature_groups_of,
+    features_of,
+    is_factor_dataset,
     resolve_inputs,
 )
-from ._batching import chunk_rows, chunks, hidden_sites
+from ..sitemap import check_sites, site_table
+from .batching import chunk_rows, chunks, hidden_sites
 
 GroupSpec = str | Mapping[str, Sequence[int]] | ColumnGroups | None
 
@@ -49,16 +57,16 @@ def random_grouping(groups: ColumnGroups, n_columns: int, seed: int = 0) -> Colu
 
 
 def _feature_blocks(data: Any) -> dict[str, list[int]] | None:
-    features = getattr(data, "features", None)
-    if not features:
+    features = features_of(data)
+    if features is None:
         return None
     return {f.name: list(f.columns) for f in features}
 
 
 def _semantic_from_features(data: Any) -> dict[str, list[int]] | None:
     blocks = _feature_blocks(data)
-    named = getattr(data, "groups", None)
-    if blocks is None or not named:
+    named = feature_groups_of(data)
+    if blocks is None or named is None:
         return None
     out: dict[str, list[int]] = {}
     for gname, feats in named.items():
@@ -85,7 +93,7 @@ def resolve_groups(
     Groups that overlap or do not cover the columns are rejected.
     """
     if groups is None:
-        has_features = bool(getattr(data, "features", None)) or hasattr(data, "group_columns")
+        has_features = features_of(data) is not None or isinstance(data, GroupsColumns)
         groups = default if has_features else "elements"
     if isinstance(groups, ColumnGroups):
         return column_groups(dict(zip(groups.names, groups.columns, strict=True)), n_columns)
@@ -107,9 +115,8 @@ def resolve_groups(
             f"unknown grouping {groups!r}; choose semantic, correlation, random, features, "
             "elements or pass a mapping name -> columns"
         )
-    getter = getattr(data, "group_columns", None)
-    if callable(getter):
-        got = getter(groups, seed)
+    if isinstance(data, GroupsColumns):
+        got = data.group_columns(groups, seed)
         return resolve_groups(data, got, n_columns, seed=seed)
     semantic = _semantic_from_features(data)
     if semantic is None:
@@ -147,14 +154,6 @@ def swap_group(x: Tensor, columns: Sequence[int], seed: int = 0) -> Tensor:
     return out
 
 
-def is_factor_dataset(data: Any) -> bool:
-    """Whether ``data`` can resample ground-truth factors (image-style generator interface)."""
-    return all(
-        callable(getattr(data, m, None))
-        for m in ("sample_factors", "sample_observations_from_factors")
-    ) and getattr(data, "factor_sizes", None) is not None
-
-
 def resample_factor(
     data: Any, factor: int, n: int, seed: int = 0, *, base_factors: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, Any, Any]:
@@ -190,43 +189,62 @@ def manipulations(
     """The base inputs X and, per factor/group, the manipulated inputs X'_g.
 
     Factor datasets (``sample_factors`` ...) with ``groups`` ``None``/``"factors"`` or a list of
-    factor indices: one variant per ground-truth factor, from a common base sample. Otherwise
-    tabular: X = ``n`` rows of the test split, one variant per group of
-    :func:`resolve_groups` (the swap of that group with a random other row).
+    factor indices: one variant per ground-truth factor, from a common base sample
+    (:func:`factor_manipulations`). Otherwise tabular: X = ``n`` rows of the test split, one
+    variant per group of :func:`resolve_groups` (the swap of that group with a random other
+    row, :func:`group_manipulations`).
     """
-    if is_factor_dataset(data) and (
+    if uses_factors(data, groups):
+        return factor_manipulations(model, data, groups, n=n, seed=seed)
+    x = resolve_inputs(data, model, n=n, seed=seed)
+    return x, group_manipulations(x, data, groups, seed=seed)
+
+
+def uses_factors(data: Any, groups: Any) -> bool:
+    """Whether :func:`manipulations` resamples ground-truth factors for this grouping."""
+    return is_factor_dataset(data) and (
         groups in (None, "factors") or (isinstance(groups, Sequence) and not isinstance(
             groups, str))
-    ):
-        sizes = list(data.factor_sizes)
-        which = range(len(sizes)) if groups in (None, "factors") else list(groups)
-        names = list(getattr(data, "factor_names", None) or [f"factor_{i}" for i in
-                                                            range(len(sizes))])
-        rng = np.random.default_rng(seed)
-        base = np.asarray(data.sample_factors(n or 1000, rng))
-        variants: dict[str, Tensor] = {}
-        x = None
-        for f in which:
-            _, _, xb, xp = resample_factor(data, int(f), len(base), seed + 1 + int(f),
-                                           base_factors=base)
-            if x is None:
-                x = resolve_inputs(xb, model)
-            variants[names[int(f)]] = resolve_inputs(xp, model)
-        assert x is not None
-        return x, variants
-    x = resolve_inputs(data, model, n=n, seed=seed)
-    n_cols = int(np.prod(x.shape[1:]))
+    )
+
+
+def factor_manipulations(
+    model: Any, data: Any, groups: Any = None, *, n: int | None = 1000, seed: int = 0
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Base observations of ``n`` sampled factor rows and, per factor (all, or the indices in
+    ``groups``), the observations with that factor resampled (:func:`resample_factor`)."""
+    sizes = list(data.factor_sizes)
+    which = range(len(sizes)) if groups in (None, "factors") else list(groups)
+    names = factor_names_of(data) or [f"factor_{i}" for i in range(len(sizes))]
+    rng = np.random.default_rng(seed)
+    base = np.asarray(data.sample_factors(n or 1000, rng))
+    variants: dict[str, Tensor] = {}
+    x = None
+    for f in which:
+        _, _, xb, xp = resample_factor(data, int(f), len(base), seed + 1 + int(f),
+                                       base_factors=base)
+        if x is None:
+            x = resolve_inputs(xb, model)
+        variants[names[int(f)]] = resolve_inputs(xp, model)
+    assert x is not None
+    return x, variants
+
+
+def group_manipulations(
+    x: Tensor, data: Any, groups: GroupSpec = None, *, seed: int = 0
+) -> dict[str, Tensor]:
+    """Per group of :func:`resolve_groups` over the columns of the tabular rows ``x`` (already
+    checked), ``x`` with that group's columns swapped with another row's (seed ``seed + i``)."""
     if x.ndim != 2:
         raise CircuitVAEError(
             "feature-group swaps need tabular (N, columns) inputs; for images pass a dataset "
             "with ground-truth factors (sample_factors / sample_observations_from_factors)"
         )
-    cg = resolve_groups(data, groups, n_cols, seed=seed)
-    variants = {
+    cg = resolve_groups(data, groups, int(np.prod(x.shape[1:])), seed=seed)
+    return {
         name: swap_group(x, cols, seed + i)
         for i, (name, cols) in enumerate(zip(cg.names, cg.columns, strict=True))
     }
-    return x, variants
 
 
 # --------------------------------------------------------------------------- responses
@@ -262,12 +280,13 @@ def responses(
     if x.shape != xp.shape:
         raise CircuitVAEError(f"x {tuple(x.shape)} and x_prime {tuple(xp.shape)} differ in shape")
     names = [s.name for s in hidden_sites(model)] if sites is None else list(sites)
+    check_sites(model, names)
     both = torch.cat([x, xp])
     mus, outs, acts = [], [], {name: [] for name in names}
     size = chunk_rows(max_batch_rows, model, int(np.prod(x.shape[1:])))
     for s in chunks(both.shape[0], size):
-        mus.append(run(model, both[s], method="encode").output.mean)
-        res = run(model, both[s], capture=names)
+        mus.append(run_unchecked(model, both[s], method="encode").output.mean)
+        res = run_unchecked(model, both[s], capture=names)
         outs.append(res.output)
         for name in names:
             acts[name].append(res.cache[name])
@@ -308,7 +327,30 @@ def activation_profiles(
     """a_g = mean over rows of |act(x'_g) - act(x)| per hidden unit (``profile="abs"``), or the
     mean signed change (``"signed"``), for every variant g. All variants are stacked along the
     batch dimension and run in chunks of ``max_batch_rows`` rows.
+
+    ``x``, every variant and ``sites`` are checked here, once; the passes are
+    :func:`activation_profiles_unchecked`.
     """
+    x = check_input(model, x)
+    checked = {g: check_input(model, v, name=f"variant {g!r}") for g, v in variants.items()}
+    if sites is not None:
+        check_sites(model, sites)
+    return activation_profiles_unchecked(model, x, checked, sites=sites, profile=profile,
+                                         max_batch_rows=max_batch_rows, verbose=verbose)
+
+
+def activation_profiles_unchecked(
+    model: Any,
+    x: Tensor,
+    variants: Mapping[str, Tensor],
+    *,
+    sites: Sequence[str] | None = None,
+    profile: Literal["abs", "signed"] = "abs",
+    max_batch_rows: int | None = None,
+    verbose: bool = False,
+) -> Profiles:
+    """:func:`activation_profiles` on inputs already checked (on the model's device in its
+    dtype) and valid ``sites``: what the metrics call."""
     if profile not in ("abs", "signed"):
         raise CircuitVAEError(f"profile must be 'abs' or 'signed', got {profile!r}")
     names = [s.name for s in hidden_sites(model)] if sites is None else list(sites)
@@ -328,7 +370,7 @@ def activation_profiles(
     for s in chunks(n, size, verbose=verbose, desc="input manipulations"):
         rows = s.stop - s.start
         batch = torch.cat([x[s], *(variants[g][s] for g in keys)])
-        res = run(model, batch, capture=names)
+        res = run_unchecked(model, batch, capture=names)
         for name in names:
             act = res.cache[name].flatten(1)
             delta = act[rows:].reshape(len(keys), rows, -1) - act[:rows].unsqueeze(0)
@@ -348,6 +390,9 @@ __all__ = [
     "Profiles",
     "Responses",
     "activation_profiles",
+    "activation_profiles_unchecked",
+    "factor_manipulations",
+    "group_manipulations",
     "is_factor_dataset",
     "manipulations",
     "partner_rows",
@@ -356,4 +401,5 @@ __all__ = [
     "resolve_groups",
     "responses",
     "swap_group",
+    "uses_factors",
 ]

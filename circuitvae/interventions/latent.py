@@ -3,7 +3,8 @@
 * :func:`sigma_eff` -- the effective scale of each latent over an evaluation set;
 * :func:`offset_grid` -- the (d, K) sweep offsets, fixed-range or posterior-calibrated;
 * :func:`latent_sweep` -- decode every (latent j, offset k, row n) intervention, chunked under
-  ``max_batch_rows``, and reduce on the fly to the statistics the metrics need;
+  ``max_batch_rows``, and reduce on the fly to the statistics the metrics need (the metrics call
+  :func:`latent_sweep_unchecked`, the same sweep without the input checks);
 * :func:`traversal` -- the decoded outputs themselves (offsets or absolute values), for plots.
 
 The sweep never materialises the ``d * K * N`` outputs: each chunk is decoded, compared with
@@ -12,6 +13,7 @@ The sweep never materialises the ``d * K * N`` outputs: each chunk is decoded, c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,9 +22,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..hooks import run
-from ..protocol import CircuitVAEError, Posterior
-from ._batching import chunk_rows, decode_all, encode_all
+from ..hooks import run_unchecked
+from ..protocol import CircuitVAEError, Posterior, check_input, check_latent
+from ..sitemap import check_sites
+from .batching import chunk_rows, decode_all, encode_all
 
 Scale = Literal["means", "total", "prior"]
 
@@ -48,7 +51,7 @@ def sigma_eff(
     if posterior is None:
         if model is None or x is None:
             raise CircuitVAEError("sigma_eff needs model and x, or posterior=")
-        posterior = encode_all(model, x, max_batch_rows=max_batch_rows)
+        posterior = encode_all(model, check_input(model, x), max_batch_rows=max_batch_rows)
     mu = posterior.mean.detach().double()
     if scale == "means":
         out = mu.std(dim=0, unbiased=False)
@@ -116,10 +119,34 @@ def latent_sweep(
 
     Other latents stay at ``mu``. All ``d * K * N`` interventions are laid out along the batch
     dimension and decoded in chunks of ``max_batch_rows`` rows (default: automatic, see
-    :func:`circuitvae.interventions._batching.chunk_rows`). ``latents`` restricts the sweep to a
+    :func:`circuitvae.interventions.batching.chunk_rows`). ``latents`` restricts the sweep to a
     subset of latent indices (rows of ``grid`` follow that subset). ``capture`` names decoder
     sites whose activation change is accumulated per latent.
+
+    ``mu`` (a latent batch ``(N, d)``) and ``capture`` are checked here, once; the sweep itself
+    is :func:`latent_sweep_unchecked`.
     """
+    mu = check_latent(model, mu, name="mu")
+    check_sites(model, capture)
+    return latent_sweep_unchecked(model, mu, grid, absolute=absolute, latents=latents,
+                                  capture=tuple(capture), profile=profile,
+                                  max_batch_rows=max_batch_rows, verbose=verbose)
+
+
+def latent_sweep_unchecked(
+    model: Any,
+    mu: Tensor,
+    grid: np.ndarray,
+    *,
+    absolute: bool = False,
+    latents: np.ndarray | None = None,
+    capture: tuple[str, ...] = (),
+    profile: Literal["abs", "signed"] = "abs",
+    max_batch_rows: int | None = None,
+    verbose: bool = False,
+) -> SweepStats:
+    """:func:`latent_sweep` on a latent batch ``mu`` already on the model's device in its dtype
+    (an encoding) and valid ``capture`` sites: what the metrics call."""
     mu = mu.detach()
     n, d_all = mu.shape
     idx_latents = np.arange(d_all) if latents is None else np.asarray(latents, dtype=np.int64)
@@ -152,7 +179,7 @@ def latent_sweep(
         ar = torch.arange(len(blocks), device=dev)
         start = torch.zeros_like(z[ar, :, cols]) if absolute else z[ar, :, cols]
         z[ar, :, cols] = start + grid_t[jb, kb][:, None]
-        res = run(model, z.view(-1, d_all), method="decode", capture=capture)
+        res = run_unchecked(model, z.view(-1, d_all), method="decode", capture=capture)
         _fold_blocks(res.output, base_out[rows], blocks, jb, rms, l2, sq)
         for name in capture:
             delta = (res.cache[name].reshape(len(blocks), m, -1)
@@ -204,29 +231,37 @@ def traversal(
     x: Tensor,
     values: np.ndarray,
     *,
+    latents: Sequence[int] | None = None,
     absolute: bool = True,
     max_batch_rows: int | None = None,
 ) -> np.ndarray:
-    """Decoded traversals for plots, shape ``(d, K, N, *output_shape)``.
+    """Decoded traversals for plots, shape ``(L, K, N, *output_shape)``.
 
-    ``values`` is ``(K,)`` (the same for every latent) or ``(d, K)``. With ``absolute=True``
-    the intervention is do(z_j = v); otherwise do(z_j = mu_j(x) + v). Other latents stay at
-    mu(x). Meant for a handful of rows: the full output array is returned.
+    ``latents`` picks the L latents moved (default all d, in order). ``values`` is ``(K,)`` (the
+    same for every latent) or ``(L, K)``. With ``absolute=True`` the intervention is
+    do(z_j = v); otherwise do(z_j = mu_j(x) + v). Other latents stay at mu(x). Meant for a
+    handful of rows: the full output array is returned. The ``L * K * N`` codes (row order:
+    latent, value, input row) are decoded in as few passes as the memory budget allows.
     """
+    x = check_input(model, x)
     mu = encode_all(model, x, max_batch_rows=max_batch_rows).mean
     n, d = mu.shape
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 1:
-        values = np.tile(values, (d, 1))
-    if values.shape[0] != d:
-        raise CircuitVAEError(f"values has shape {values.shape}; expected (K,) or ({d}, K)")
-    k = values.shape[1]
-    grid_t = torch.as_tensor(values, dtype=mu.dtype, device=mu.device)
-    j = torch.arange(d, device=mu.device).repeat_interleave(k * n)
-    kk = torch.arange(k, device=mu.device).repeat_interleave(n).repeat(d)
-    rows = torch.arange(n, device=mu.device).repeat(d * k)
-    z = mu[rows].clone()
-    ar = torch.arange(len(rows), device=mu.device)
-    z[ar, j] = (0.0 if absolute else z[ar, j]) + grid_t[j, kk]
+    chosen = list(range(d)) if latents is None else [int(j) for j in latents]
+    if not chosen or any(not 0 <= j < d for j in chosen):
+        raise CircuitVAEError(f"latents must be indices in 0..{d - 1}, got {list(latents or [])}")
+    grid = np.asarray(values, dtype=np.float64)
+    if grid.ndim == 1:
+        grid = np.tile(grid, (len(chosen), 1))
+    if grid.ndim != 2 or grid.shape[0] != len(chosen) or grid.shape[1] == 0:
+        raise CircuitVAEError(
+            f"values has shape {np.shape(values)}; expected (K,) or ({len(chosen)}, K)"
+        )
+    n_lat, k = grid.shape
+    dev = mu.device
+    cols = torch.as_tensor(chosen, device=dev).repeat_interleave(k * n)
+    vals = torch.as_tensor(grid.reshape(-1), dtype=mu.dtype, device=dev).repeat_interleave(n)
+    z = mu.repeat(n_lat * k, 1)
+    rows = torch.arange(z.shape[0], device=dev)
+    z[rows, cols] = vals if absolute else z[rows, cols] + vals
     out, _ = decode_all(model, z, max_batch_rows=max_batch_rows)
-    return out.reshape(d, k, n, *out.shape[1:]).cpu().numpy()
+    return out.reshape(n_lat, k, n, *out.shape[1:]).cpu().numpy()

@@ -18,9 +18,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..hooks import Patch, Units
-from ._batching import chunk_rows, chunks, hidden_sites
-from .patching import _norms, _pair_inputs, outcome_run, site_info
+from ..patches import Patch, Units
+from .batching import chunk_rows, chunks, hidden_sites
+from .patching import outcome_run, pair_inputs, row_norms, site_of
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ def mediate(
     The four runs per pair are two batched passes: one over [x; x'] capturing M, one over
     [x; x'] with M patched crosswise.
     """
-    site_info(model, mediator)
-    xb, xs = _pair_inputs(model, base, source)
+    site_of(model, mediator)
+    xb, xs = pair_inputs(model, base, source)
     size = chunk_rows(max_batch_rows, model, int(np.prod(xb.shape[1:])))
     te, nie, nde = [], [], []
     half = max(1, size // 2)
@@ -86,15 +86,15 @@ def mediate(
         nie.append(y_p[:m] - y_x)
         nde.append(y_p[m:] - y_x)
     te_t, nie_t, nde_t = torch.cat(te), torch.cat(nie), torch.cat(nde)
-    te_norm = float(_norms(te_t).mean())
-    nie_norm = float(_norms(nie_t).mean())
+    te_norm = float(row_norms(te_t).mean())
+    nie_norm = float(row_norms(nie_t).mean())
     return MediationResult(
         te=te_t.cpu().numpy(),
         nie=nie_t.cpu().numpy(),
         nde=nde_t.cpu().numpy(),
         te_norm=te_norm,
         nie_norm=nie_norm,
-        nde_norm=float(_norms(nde_t).mean()),
+        nde_norm=float(row_norms(nde_t).mean()),
         proportion=nie_norm / te_norm if te_norm > 0 else float("nan"),
         mediator=mediator,
         outcome=outcome,

@@ -17,9 +17,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..hooks import Patch, Units, run, site_table
+from ..hooks import run_unchecked
+from ..patches import Patch, Units
 from ..protocol import CircuitVAEError, Site, resolve_inputs
-from ._batching import chunk_rows, chunks
+from ..sitemap import site_info
+from .batching import chunk_rows, chunks
 
 Outcome = Literal["auto", "output", "mean"]
 
@@ -59,11 +61,10 @@ class PathPatchResult:
     outcome: str
 
 
-def site_info(model: Any, name: str) -> Site:
-    table = {s.name: s for s in site_table(model)}
-    if name not in table:
-        raise CircuitVAEError(f"unknown site {name!r}; valid sites: {', '.join(table)}")
-    return table[name]
+def site_of(model: Any, name: str) -> Site:
+    """The :class:`~circuitvae.protocol.Site` of ``name``, validated by
+    :func:`circuitvae.sitemap.check_sites`."""
+    return site_info(model, [name])[0]
 
 
 def resolve_outcome(outcome: Outcome, parts: Sequence[str]) -> Literal["output", "mean"]:
@@ -76,8 +77,9 @@ def resolve_outcome(outcome: Outcome, parts: Sequence[str]) -> Literal["output",
 
 
 def outcome_run(model: Any, x: Tensor, outcome: str, **kw: Any) -> tuple[Tensor, dict]:
-    """One pass returning the outcome tensor (mu or x_hat) and the cache."""
-    res = run(model, x, method="encode" if outcome == "mean" else "reconstruct", **kw)
+    """One unchecked pass (:func:`circuitvae.hooks.run_unchecked`) returning the outcome tensor
+    (mu or x_hat) and the cache."""
+    res = run_unchecked(model, x, method="encode" if outcome == "mean" else "reconstruct", **kw)
     out = res.output.mean if outcome == "mean" else res.output
     return out, res.cache
 
@@ -103,7 +105,8 @@ def unit_mask(units: Units, unit_shape: tuple[int, ...], device: torch.device) -
     return m
 
 
-def _pair_inputs(model: Any, base: Any, source: Any) -> tuple[Tensor, Tensor]:
+def pair_inputs(model: Any, base: Any, source: Any) -> tuple[Tensor, Tensor]:
+    """Checked base and source inputs, one source row per base row."""
     xb = resolve_inputs(base, model, n=None)
     xs = resolve_inputs(source, model, n=None)
     if xb.shape != xs.shape:
@@ -114,7 +117,8 @@ def _pair_inputs(model: Any, base: Any, source: Any) -> tuple[Tensor, Tensor]:
     return xb, xs
 
 
-def _norms(t: Tensor) -> Tensor:
+def row_norms(t: Tensor) -> Tensor:
+    """The L2 norm of each row of ``t`` (flattened), in float64."""
     return t.flatten(1).double().norm(dim=1)
 
 
@@ -137,9 +141,9 @@ def patch(
     Two batched passes per chunk: the source capturing the site, then [base; base] with a
     per-row mask that patches the second half only (so base and patched share one pass).
     """
-    info = site_info(model, site)
+    info = site_of(model, site)
     out_kind = resolve_outcome(outcome, [info.part])
-    xb, xs = _pair_inputs(model, base, source)
+    xb, xs = pair_inputs(model, base, source)
     size = chunk_rows(max_batch_rows, model, int(np.prod(xb.shape[1:])))
     b_out, p_out, s_out = [], [], []
     for s in chunks(xb.shape[0], max(1, size // 2)):
@@ -153,7 +157,7 @@ def patch(
                            patches={site: Patch(torch.cat([src, src]), mask)})
         b_out.append(y[:m]), p_out.append(y[m:]), s_out.append(y_s)
     yb, yp, ys = torch.cat(b_out), torch.cat(p_out), torch.cat(s_out)
-    per_pair = _norms(yp - yb)
+    per_pair = row_norms(yp - yb)
     return PatchResult(
         base_output=yb.cpu().numpy(),
         patched_output=yp.cpu().numpy(),
@@ -186,10 +190,10 @@ def path_patch(
     """
     if not path:
         raise CircuitVAEError("path is empty; give {site: units, ...}")
-    infos = sorted((site_info(model, name) for name in path), key=lambda s: s.index)
+    infos = sorted(site_info(model, list(path)), key=lambda s: s.index)
     names = [s.name for s in infos]
     out_kind = resolve_outcome(outcome, [s.part for s in infos])
-    xb, xs = _pair_inputs(model, base, source)
+    xb, xs = pair_inputs(model, base, source)
     n, n_layers = xb.shape[0], len(names)
     size = chunk_rows(max_batch_rows, model, int(np.prod(xb.shape[1:])))
     src: dict[str, list[Tensor]] = {name: [] for name in names}
@@ -218,7 +222,7 @@ def path_patch(
     denom = (tot_flat**2).sum()
     dots = torch.stack([(c.flatten(1) * tot_flat).sum() for c in contrib])
     shares = dots / denom if denom > 0 else torch.full_like(dots, float("nan"))
-    norms = torch.stack([_norms(c).mean() for c in contrib])
+    norms = torch.stack([row_norms(c).mean() for c in contrib])
     return PathPatchResult(
         contributions=contrib.cpu().numpy(),
         total=total.cpu().numpy(),

@@ -7,7 +7,8 @@ Causal metrics (built on the intervention levels): :func:`ces`, :func:`specifici
 :func:`analyze` runs them all for one model.
 """
 
-from .analyze import INTERVENTIONAL, METRIC_COLUMNS, STEPS, analyze
+from ._ground_truth import representation_function
+from .analyze import COLUMNS, INTERVENTIONAL, METRIC_COLUMNS, STEP_TABLE, STEPS, analyze
 from .ces import CESResult, ces
 from .discrete import CodeSwapResult, code_swap
 from .downstream import DownstreamResult, downstream_auc
@@ -16,9 +17,11 @@ from .reconstruction import ReconstructionResult, reconstruction
 from .specificity import SpecificityResult, specificity, specificity_from_effects
 
 __all__ = [
+    "COLUMNS",
     "INTERVENTIONAL",
     "METRIC_COLUMNS",
     "STEPS",
+    "STEP_TABLE",
     "CESResult",
     "CodeSwapResult",
     "DownstreamResult",
@@ -32,6 +35,7 @@ __all__ = [
     "modularity",
     "profile_modularity",
     "reconstruction",
+    "representation_function",
     "specificity",
     "specificity_from_effects",
 ]

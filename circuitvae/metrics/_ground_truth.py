@@ -19,35 +19,28 @@ A representation function maps a batch of observations to codes, a numpy ``(B, d
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import contextmanager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from ..protocol import CircuitVAEError, check_input, check_vae, encode
+from ..interventions.batching import encode_all
+from ..protocol import CircuitVAEError, FactorSampler, check_input, check_vae, factor_sizes_of
 
 RepresentationFn = Callable[[Any], Any]
 
 
-@runtime_checkable
-class GroundTruthData(Protocol):
-    """disentanglement_lib's ground-truth dataset interface (see the module docstring)."""
-
-    def sample_factors(self, num: int, random_state: np.random.RandomState) -> np.ndarray: ...
-
-    def sample_observations_from_factors(
-        self, factors: np.ndarray, random_state: np.random.RandomState
-    ) -> Any: ...
+#: disentanglement_lib's ground-truth dataset interface (see the module docstring).
+GroundTruthData = FactorSampler
 
 
 def num_factors(dataset: Any) -> int:
     """K, from ``factor_sizes``, ``num_factors`` or ``factors_num_values``."""
-    for attr in ("factor_sizes", "factors_num_values"):
-        sizes = getattr(dataset, attr, None)
-        if sizes is not None:
-            return len(sizes)
+    sizes = factor_sizes_of(dataset)
+    if sizes is None:  # disentanglement_lib's own spellings
+        sizes = getattr(dataset, "factors_num_values", None)
+    if sizes is not None:
+        return len(sizes)
     k = getattr(dataset, "num_factors", None)
     if isinstance(k, int):
         return k
@@ -60,12 +53,9 @@ def num_factors(dataset: Any) -> int:
 
 def check_dataset(dataset: Any) -> int:
     """Return K after checking the dataset offers the sampling interface."""
-    missing = [
-        m
-        for m in ("sample_factors", "sample_observations_from_factors")
-        if not callable(getattr(dataset, m, None))
-    ]
-    if missing:
+    if not isinstance(dataset, FactorSampler):
+        missing = [m for m in ("sample_factors", "sample_observations_from_factors")
+                   if not hasattr(dataset, m)]
         raise CircuitVAEError(
             f"{type(dataset).__name__} lacks {', '.join(missing)}; a ground-truth dataset needs "
             "factor_sizes, sample_factors(n, random_state) and "
@@ -105,45 +95,19 @@ def represent(fn: RepresentationFn, observations: Any, n_rows: int) -> np.ndarra
     return codes
 
 
-@contextmanager
-def _eval_mode(model: Any):
-    module = model if isinstance(model, nn.Module) else getattr(model, "module", None)
-    if not isinstance(module, nn.Module):
-        yield
-        return
-    was_training = module.training
-    module.eval()
-    try:
-        yield
-    finally:
-        module.train(was_training)
-
-
-def _float_dtype(model: Any) -> torch.dtype:
-    """The dtype of the model's first floating parameter (float32 when it has none)."""
-    module = model if isinstance(model, nn.Module) else getattr(model, "module", None)
-    if isinstance(module, nn.Module):
-        for p in module.parameters():
-            if p.is_floating_point():
-                return p.dtype
-    return torch.float32
-
-
 def encode_means(model: Any, x: Any, *, batch_size: int = 512) -> np.ndarray:
     """Encoder means ``mu(x)`` as a float64 numpy ``(N, d)`` array.
 
-    Runs in eval mode (restored afterwards) under ``torch.inference_mode``; inputs are checked
-    with :func:`circuitvae.protocol.check_input` and cast to the model's floating dtype (a
-    ground-truth dataset may hand over float64 or integer observations).
+    Inputs are checked with :func:`circuitvae.protocol.check_input` and cast to the model's
+    floating dtype (a ground-truth dataset may hand over float64 or integer observations), then
+    encoded by the engine's one encode path,
+    :func:`circuitvae.interventions.batching.encode_all`, in chunks of ``batch_size`` rows
+    under ``torch.inference_mode``. Like every engine pass it runs the model in the mode it is
+    in (zoo models encode the same in train and eval mode: they have no dropout or batch norm).
     """
-    check_vae(model)
     t = check_input(model, x, name="observations")
-    t = t.to(_float_dtype(model))
-    chunks = []
-    with _eval_mode(model), torch.inference_mode():
-        for part in t.split(int(batch_size)):
-            chunks.append(encode(model, part).mean.detach().cpu().double().numpy())
-    return np.concatenate(chunks).reshape(t.shape[0], -1)
+    mean = encode_all(model, t, max_batch_rows=int(batch_size)).mean
+    return mean.detach().cpu().double().numpy().reshape(t.shape[0], -1)
 
 
 def representation_function(model: Any, *, batch_size: int = 512) -> RepresentationFn:

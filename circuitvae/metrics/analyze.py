@@ -1,58 +1,102 @@
-"""Every metric for one model, as one tidy DataFrame row."""
+"""Every metric for one model, as one tidy DataFrame row.
+
+:func:`analyze` is a table of steps (:data:`STEP_TABLE`) over one
+:class:`~circuitvae.metrics.context.AnalysisContext`, which samples the rows, encodes them and
+runs the calibrated sweep once for all the steps. The metric columns are named once, in
+:data:`COLUMNS`; :data:`METRIC_COLUMNS`, :data:`STEPS` and :data:`INTERVENTIONAL` derive from it.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..interventions._batching import encode_all, hidden_sites
-from ..interventions.input import activation_profiles, is_factor_dataset, manipulations
-from ..interventions.latent import Scale, latent_sweep, offset_grid, sigma_eff
-from ..protocol import CircuitVAEError, DiscretePosterior, check_vae, resolve_inputs
-from .modularity import profile_modularity
-from .specificity import group_effects, specificity_from_effects
+from .._version import __version__
+from ..interventions.latent import Scale
+from ..protocol import CircuitVAEError, check_vae, dataset_name
+from . import steps
+from .context import AnalysisContext, AnalysisOptions
 
 NAN = float("nan")
 
-#: The metric columns of :func:`analyze`, in order (settings and provenance columns follow).
-METRIC_COLUMNS = (
-    "ces_calibrated", "ces_fixed", "sigma_eff_mean", "specificity",
-    "modularity", "modularity_random", "modularity_correlation", "modularity_signed",
-    "modularity_encoder", "modularity_decoder", "modularity_latent", "modularity_ridgeway",
-    "fgd", "fgd_correlation",
-    "dci_disentanglement", "dci_completeness", "dci_informativeness", "mig", "sap",
-    "factor_vae_score", "beta_vae_score",
-    "mse", "mse_numeric", "mse_categorical", "auc",
-    "vq_ces_swap", "vq_specificity_swap",
+#: Every metric column of :func:`analyze` in row order, with the step that fills it.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ces_calibrated", "ces"), ("ces_fixed", "ces"), ("sigma_eff_mean", "ces"),
+    ("specificity", "specificity"),
+    ("modularity", "modularity"),
+    ("modularity_random", "modularity_random"),
+    ("modularity_correlation", "modularity_correlation"),
+    ("modularity_signed", "modularity"), ("modularity_encoder", "modularity"),
+    ("modularity_decoder", "modularity"),
+    ("modularity_latent", "specificity"), ("modularity_ridgeway", "specificity"),
+    ("fgd", "fgd"), ("fgd_correlation", "fgd"),
+    ("dci_disentanglement", "dci/mig/sap"), ("dci_completeness", "dci/mig/sap"),
+    ("dci_informativeness", "dci/mig/sap"), ("mig", "dci/mig/sap"), ("sap", "dci/mig/sap"),
+    ("factor_vae_score", "factor_vae/beta_vae"), ("beta_vae_score", "factor_vae/beta_vae"),
+    ("mse", "mse"), ("mse_numeric", "mse"), ("mse_categorical", "mse"),
+    ("auc", "auc"),
+    ("vq_ces_swap", "vq"), ("vq_specificity_swap", "vq"),
 )
 
+
+def _always(ctx: AnalysisContext) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of :func:`analyze`: ``run`` reads the context and returns values of the step's
+    columns (those of :data:`COLUMNS` that name it).
+
+    The step runs when one of its columns is asked for, or one of the steps in ``shared_with``
+    (it computes what they share), and ``applies`` to the data and model. ``interventional``:
+    forward passes and arithmetic only, no fitted estimator.
+    """
+
+    name: str
+    run: Callable[[AnalysisContext], Mapping[str, float]]
+    applies: Callable[[AnalysisContext], bool] = _always
+    shared_with: tuple[str, ...] = ()
+    interventional: bool = False
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c for c, step in COLUMNS if step == self.name)
+
+
+#: The steps of :func:`analyze`, in the order they run (and report in ``skipped``).
+STEP_TABLE: tuple[Step, ...] = (
+    Step("ces", steps.ces, shared_with=("specificity",), interventional=True),
+    Step("specificity", steps.specificity, steps.has_calibrated_sweep, interventional=True),
+    Step("modularity", steps.modularity, interventional=True),
+    Step("modularity_random", steps.modularity_random, steps.swaps_groups, interventional=True),
+    Step("modularity_correlation", steps.modularity_correlation, steps.swaps_groups,
+         interventional=True),
+    Step("fgd", steps.fgd, steps.has_features),
+    Step("dci/mig/sap", steps.factor_metrics, steps.has_test_factors),
+    Step("factor_vae/beta_vae", steps.sampling_scores, steps.samples_factors),
+    Step("mse", steps.mse, interventional=True),
+    Step("auc", steps.auc),
+    Step("vq", steps.code_swaps, steps.is_discrete, interventional=True),
+)
+
+#: The metric columns of :func:`analyze`, in order (settings and provenance columns follow).
+METRIC_COLUMNS: tuple[str, ...] = tuple(c for c, _ in COLUMNS)
+
 #: The steps of :func:`analyze` and the metric columns each one fills.
-STEPS: dict[str, tuple[str, ...]] = {
-    "ces": ("ces_calibrated", "ces_fixed", "sigma_eff_mean"),
-    "specificity": ("specificity", "modularity_ridgeway", "modularity_latent"),
-    "modularity": ("modularity", "modularity_encoder", "modularity_decoder", "modularity_signed"),
-    "modularity_random": ("modularity_random",),
-    "modularity_correlation": ("modularity_correlation",),
-    "fgd": ("fgd", "fgd_correlation"),
-    "dci/mig/sap": ("dci_disentanglement", "dci_completeness", "dci_informativeness", "mig",
-                    "sap"),
-    "factor_vae/beta_vae": ("factor_vae_score", "beta_vae_score"),
-    "mse": ("mse", "mse_numeric", "mse_categorical"),
-    "auc": ("auc",),
-    "vq": ("vq_ces_swap", "vq_specificity_swap"),
-}
+STEPS: dict[str, tuple[str, ...]] = {step.name: step.columns for step in STEP_TABLE}
 
 #: ``metrics="interventional"``: the metrics that cost forward passes and arithmetic only, no
 #: fitted estimator (FGD and DCI fit gradient-boosted trees, MIG and SAP histograms and
 #: thresholds on factors, the FactorVAE/BetaVAE scores classifiers, AUC a logistic regression).
-INTERVENTIONAL: tuple[str, ...] = (
-    *STEPS["ces"], *STEPS["specificity"], *STEPS["modularity"], *STEPS["modularity_random"],
-    *STEPS["modularity_correlation"], *STEPS["mse"], *STEPS["vq"],
+INTERVENTIONAL: tuple[str, ...] = tuple(
+    c for step in STEP_TABLE if step.interventional for c in step.columns
 )
 
 
@@ -137,183 +181,34 @@ def analyze(
     """
     check_vae(model)
     wanted = select_metrics(metrics)
-    row: dict[str, Any] = dict.fromkeys(METRIC_COLUMNS, NAN)
-    skipped: list[str] = []
+    options = AnalysisOptions(
+        n=n, seed=seed, r=r, k=k, scale=scale, n_score_train=n_score_train,
+        n_score_eval=n_score_eval, n_auc_train=n_auc_train, vq_entries=vq_entries,
+        fgd_n_estimators=fgd_n_estimators, dci_n_estimators=dci_n_estimators,
+        max_batch_rows=max_batch_rows, n_jobs=n_jobs, verbose=verbose,
+    )
 
     def asked(step: str) -> bool:
         return not wanted.isdisjoint(STEPS[step])
 
-    def attempt(names: str, fn: Callable[[], dict[str, float]], *,
-                needed: bool | None = None) -> None:
-        if not (asked(names) if needed is None else needed):
-            return
+    ctx = AnalysisContext(model, dataset, options, wanted, latent_profiles=asked("specificity"))
+    row: dict[str, Any] = dict.fromkeys(METRIC_COLUMNS, NAN)
+    skipped: list[str] = []
+    for step in tqdm(STEP_TABLE, desc="analyze", disable=not verbose, leave=False):
+        if not any(asked(name) for name in (step.name, *step.shared_with)):
+            continue
+        if not step.applies(ctx):
+            continue
         try:
-            row.update({k: v for k, v in fn().items() if k in wanted})
+            values = step.run(ctx)
         except Exception as err:  # noqa: BLE001 - a metric that fails is reported, not fatal
             if strict:
                 raise
-            skipped.append(f"{names}: {type(err).__name__}: {str(err)[:160]}")
-
-    x = resolve_inputs(dataset, model, n=n, seed=seed)
-    post = encode_all(model, x, max_batch_rows=max_batch_rows)
-    discrete = isinstance(post, DiscretePosterior)
-    d = post.mean.shape[1]
-    sig = sigma_eff(posterior=post, scale=scale)
-    state: dict[str, Any] = {}
-    steps = tqdm(total=8, desc="analyze", disable=not verbose, leave=False)
-
-    def sweeps() -> dict[str, float]:
-        dec_sites = tuple(s.name for s in hidden_sites(model, "decoder"))
-        cal = latent_sweep(model, post.mean, offset_grid(d, k, r, sig),
-                           capture=dec_sites if asked("specificity") else (),
-                           max_batch_rows=max_batch_rows, verbose=verbose)
-        state["cal"], state["dec_sites"] = cal, dec_sites
-        out = {"ces_calibrated": float(cal.rms.mean(axis=1).mean()),
-               "sigma_eff_mean": float(sig.mean())}
-        if "ces_fixed" in wanted:
-            fix = latent_sweep(model, post.mean, offset_grid(d, k, r),
-                               max_batch_rows=max_batch_rows, verbose=verbose)
-            out["ces_fixed"] = float(fix.rms.mean(axis=1).mean())
-        return out
-
-    # one calibrated sweep feeds CES and specificity
-    attempt("ces", sweeps, needed=asked("ces") or asked("specificity"))
-    steps.update()
-
-    def spec() -> dict[str, float]:
-        from ..interventions.input import resolve_groups
-        from .ridgeway import ridgeway_modularity
-
-        cal = state["cal"]
-        effects = group_effects(cal.sq, resolve_groups(dataset, None, cal.sq.shape[1],
-                                                       seed=seed))
-        out = {"specificity": specificity_from_effects(effects)[0]}
-        rid = ridgeway_modularity(effects)
-        out["modularity_ridgeway"] = float(getattr(rid, "value", rid))
-        if state["dec_sites"]:
-            acts = np.concatenate([cal.activations[s] for s in state["dec_sites"]], axis=1)
-            out["modularity_latent"] = profile_modularity(acts)
-        return out
-
-    if "cal" in state:
-        attempt("specificity", spec)
-    steps.update()
-
-    def modularities(groups: Any, column: str, variants: bool) -> Callable[[], dict]:
-        def fn() -> dict[str, float]:
-            xb, var = manipulations(model, dataset, groups, n=n, seed=seed)
-            sites = hidden_sites(model, "all")
-            prof = activation_profiles(model, xb, var, sites=[s.name for s in sites],
-                                       max_batch_rows=max_batch_rows, verbose=verbose)
-            out = {column: profile_modularity(prof.concatenated())}
-            if variants:
-                for part in ("encoder", "decoder"):
-                    names = [s.name for s in sites if s.part == part]
-                    out[f"modularity_{part}"] = (
-                        profile_modularity(prof.concatenated(names)) if names else NAN
-                    )
-                if "modularity_signed" in wanted:
-                    signed = activation_profiles(model, xb, var, sites=[s.name for s in sites],
-                                                 profile="signed",
-                                                 max_batch_rows=max_batch_rows)
-                    out["modularity_signed"] = profile_modularity(signed.concatenated())
-            return out
-        return fn
-
-    factor_data = is_factor_dataset(dataset)
-    attempt("modularity", modularities(None, "modularity", True))
-    steps.update()
-    if not factor_data:
-        attempt("modularity_random", modularities("random", "modularity_random", False))
-        attempt("modularity_correlation",
-                modularities("correlation", "modularity_correlation", False))
-    steps.update()
-
-    if getattr(dataset, "features", None):
-        def fgds() -> dict[str, float]:
-            from .fgd import fgd, fgd_regroup
-
-            res = fgd(model, dataset, n=n, seed=seed, n_estimators=fgd_n_estimators,
-                      n_jobs=n_jobs)
-            out = {"fgd": float(res.value)}
-            by_kind = getattr(dataset, "feature_groups", None)
-            if callable(by_kind):  # same trees, other grouping: no refit
-                corr = by_kind("correlation", seed)
-                out["fgd_correlation"] = float(fgd_regroup(res, corr).value)
-            return out
-
-        attempt("fgd", fgds)
-    steps.update()
-
-    test = getattr(dataset, "test", None)
-    if test is not None and getattr(test, "factors", None) is not None:
-        def factor_metrics() -> dict[str, float]:
-            from .dci import dci
-            from .mig import mig
-            from .sap import sap
-
-            factors = np.asarray(test.factors)
-            idx = np.arange(len(factors))
-            if len(idx) > n:
-                idx = np.sort(np.random.default_rng(seed).choice(len(idx), n, replace=False))
-            codes = encode_all(model, resolve_inputs(test.x[idx], model),
-                               max_batch_rows=max_batch_rows).mean.cpu().double().numpy()
-            f = factors[idx]
-            varying = [j for j in range(f.shape[1]) if len(np.unique(f[:, j])) > 1]
-            f = f[:, varying]  # constant factors (dSprites colour) are dropped, as dlib does
-            res = dci(codes, f, seed=seed, n_estimators=dci_n_estimators, n_jobs=n_jobs)
-            return {"dci_disentanglement": float(res.disentanglement),
-                    "dci_completeness": float(res.completeness),
-                    "dci_informativeness": float(res.informativeness_test),
-                    "mig": float(mig(codes, f).value),
-                    "sap": float(sap(codes, f, seed=seed).value)}
-
-        attempt("dci/mig/sap", factor_metrics)
-    if factor_data:
-        def scores() -> dict[str, float]:
-            from ._ground_truth import representation_function
-            from .beta_vae_score import beta_vae_score
-            from .factor_vae_score import factor_vae_score
-
-            rep = representation_function(model)
-            fv = factor_vae_score(dataset, rep, seed=seed, n_train=n_score_train,
-                                  n_eval=n_score_eval, n_variance_estimate=n_score_train)
-            bv = beta_vae_score(dataset, rep, seed=seed, n_train=n_score_train,
-                                n_eval=n_score_eval)
-            return {"factor_vae_score": float(fv.value), "beta_vae_score": float(bv.value)}
-
-        attempt("factor_vae/beta_vae", scores)
-    steps.update()
-
-    def mse() -> dict[str, float]:
-        from .reconstruction import reconstruction
-
-        res = reconstruction(model, dataset, n=n, seed=seed, max_batch_rows=max_batch_rows)
-        return {"mse": res.value, "mse_numeric": res.per_type.get("numeric", NAN),
-                "mse_categorical": res.per_type.get("categorical", NAN)}
-
-    def auc() -> dict[str, float]:
-        from .downstream import downstream_auc
-
-        return {"auc": downstream_auc(model, dataset, n_train=n_auc_train, seed=seed,
-                                      max_batch_rows=max_batch_rows).value}
-
-    attempt("mse", mse)
-    attempt("auc", auc)
-    steps.update()
-    if discrete:
-        def vq() -> dict[str, float]:
-            from .discrete import code_swap
-
-            res = code_swap(model, dataset, n=n, seed=seed, n_entries=vq_entries,
-                            max_batch_rows=max_batch_rows)
-            return {"vq_ces_swap": res.ces, "vq_specificity_swap": res.specificity}
-
-        attempt("vq", vq)
-    steps.update()
-    steps.close()
-    row.update(_settings(model, dataset, n=int(x.shape[0]), seed=seed, r=r, k=k, scale=scale,
-                         discrete=discrete, max_batch_rows=max_batch_rows,
+            skipped.append(f"{step.name}: {type(err).__name__}: {str(err)[:160]}")
+            continue
+        row.update({c: v for c, v in values.items() if c in wanted and c in step.columns})
+    row.update(_settings(model, dataset, n=ctx.n, seed=seed, r=r, k=k, scale=scale,
+                         discrete=ctx.discrete, max_batch_rows=max_batch_rows,
                          metrics=("all" if len(wanted) == len(METRIC_COLUMNS) else
                                   ",".join(c for c in METRIC_COLUMNS if c in wanted))))
     row["skipped"] = "; ".join(skipped)
@@ -327,11 +222,9 @@ def _settings(model: Any, dataset: Any, **kw: Any) -> dict[str, Any]:
     import sklearn
     import torch
 
-    from .. import __version__
-
     return {
         "model": type(model).__name__,
-        "dataset": str(getattr(dataset, "name", type(dataset).__name__)),
+        "dataset": dataset_name(dataset),
         "latent_dim": int(getattr(model, "latent_dim", -1)),
         "discrete": kw.pop("discrete"),
         **kw,

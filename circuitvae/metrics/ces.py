@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..interventions._batching import encode_all, warn_if_discrete
-from ..interventions.latent import Scale, latent_sweep, offset_grid, sigma_eff
-from ..protocol import CircuitVAEError, resolve_inputs
+from ..interventions.latent import Scale, SweepStats
+from ..protocol import CircuitVAEError
+from .sweep_setup import calibrated_sweep
 
 
 @dataclass(frozen=True)
@@ -63,27 +63,40 @@ def ces(
     """
     if reduction not in ("rms", "l2"):
         raise CircuitVAEError(f"reduction must be 'rms' or 'l2', got {reduction!r}")
-    x = resolve_inputs(data, model, n=n, seed=seed)
-    post = encode_all(model, x, max_batch_rows=max_batch_rows)
-    warn_if_discrete(model, post, discrete_ok, "CES")
-    sig = sigma_eff(posterior=post, scale=scale)
-    d = post.mean.shape[1]
-    grid = offset_grid(d, k, r, sig if calibrated else None)
-    stats = latent_sweep(
-        model, post.mean, grid, max_batch_rows=max_batch_rows, verbose=verbose
-    )
+    swept = calibrated_sweep(model, data, calibrated=calibrated, n=n, seed=seed, r=r, k=k,
+                             scale=scale, max_batch_rows=max_batch_rows,
+                             discrete_ok=discrete_ok, verbose=verbose, what="CES")
+    return ces_of_sweep(swept.stats, swept.encoded.sigma_eff, calibrated=calibrated, scale=scale,
+                        reduction=reduction, n=int(swept.encoded.x.shape[0]), seed=seed, r=r,
+                        k=k)
+
+
+def ces_of_sweep(
+    stats: SweepStats,
+    sigma: np.ndarray,
+    *,
+    calibrated: bool,
+    scale: str,
+    reduction: Literal["rms", "l2"],
+    n: int,
+    seed: int,
+    r: float,
+    k: int,
+) -> CESResult:
+    """The :class:`CESResult` of a sweep's statistics: CES_j = mean over the grid of the mean
+    over rows of the RMS (or L2) output change; CES = mean_j CES_j."""
     per_offset = stats.rms if reduction == "rms" else stats.l2
     per_latent = per_offset.mean(axis=1)
     return CESResult(
         value=float(per_latent.mean()),
         per_latent=per_latent,
         per_offset=per_offset,
-        grid=grid,
-        sigma_eff=sig,
+        grid=stats.grid,
+        sigma_eff=sigma,
         calibrated=calibrated,
         scale=scale,
         reduction=reduction,
-        n=int(x.shape[0]),
+        n=n,
         seed=seed,
         r=float(r),
         k=int(k),

@@ -8,10 +8,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..hooks import run
-from ..interventions._batching import chunk_rows, chunks, decode_all, encode_all
+from ..hooks import run_unchecked
+from ..interventions.batching import chunk_rows, chunks, decode_all, encode_all
 from ..interventions.input import GroupSpec, resolve_groups
-from ..protocol import CircuitVAEError, DiscretePosterior, resolve_inputs
+from ..protocol import CircuitVAEError, DiscretePosterior, Posterior, resolve_inputs
 from .specificity import group_effects, specificity_from_effects
 
 
@@ -61,6 +61,26 @@ def code_swap(
     """
     x = resolve_inputs(data, model, n=n, seed=seed)
     post = encode_all(model, x, max_batch_rows=max_batch_rows)
+    return code_swap_of_rows(model, post, data, groups, seed=seed, n_entries=n_entries,
+                             reduction=reduction, group_reduce=group_reduce,
+                             max_batch_rows=max_batch_rows, verbose=verbose)
+
+
+def code_swap_of_rows(
+    model: Any,
+    post: Posterior,
+    data: Any,
+    groups: GroupSpec = None,
+    *,
+    seed: int = 0,
+    n_entries: int | None = 16,
+    reduction: Literal["rms", "l2"] = "rms",
+    group_reduce: Literal["mean", "sum"] = "mean",
+    max_batch_rows: int | None = None,
+    verbose: bool = False,
+) -> CodeSwapResult:
+    """:func:`code_swap` of rows already encoded (``post``, the posterior of checked rows);
+    ``data`` supplies the output groups."""
     if not isinstance(post, DiscretePosterior) or post.codes is None:
         raise CircuitVAEError(
             f"{type(model).__name__} has a continuous posterior; code swaps need a "
@@ -91,7 +111,7 @@ def code_swap(
         ar = torch.arange(len(flat), device=dev)
         new[ar, pos] = ent[pos, ei]
         swapped = (new[ar, pos] != codes[rows, pos]).double()
-        out = run(model, codebook[new].flatten(1), method="decode").output
+        out = run_unchecked(model, codebook[new].flatten(1), method="decode").output
         d2 = ((out - base_out[rows]).flatten(1).double()) ** 2
         per_row = d2.mean(1).sqrt() if reduction == "rms" else d2.sum(1).sqrt()
         red.index_add_(0, pos, per_row * swapped)

@@ -7,8 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from ..interventions._batching import encode_all
-from ..protocol import CircuitVAEError, DatasetLike, check_input
+from ..interventions.batching import encode_all
+from ..protocol import (
+    CircuitVAEError,
+    DatasetLike,
+    check_input,
+    factor_names_of,
+    factors_of,
+    labels_of,
+)
 
 
 @dataclass(frozen=True)
@@ -24,10 +31,11 @@ class DownstreamResult:
 
 def _labels(dataset: Any, split: Any, label: str | int | None, which: str) -> np.ndarray:
     """``split.y``, or a ground-truth factor column when the split has no labels."""
-    if label is None and getattr(split, "y", None) is not None:
-        return np.asarray(split.y)
-    factors = getattr(split, "factors", None)
-    names = list(getattr(dataset, "factor_names", None) or [])
+    labels = labels_of(split)
+    if label is None and labels is not None:
+        return np.asarray(labels)
+    factors = factors_of(split)
+    names = factor_names_of(dataset)
     if label is None and "shape" in names:
         label = "shape"
     if factors is None or label is None:

@@ -19,16 +19,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from torch import Tensor
 
+from ..interventions.batching import encode_all
 from ..protocol import (
     CircuitVAEError,
     ColumnGroups,
     DatasetLike,
     Feature,
     column_groups,
+    dataset_name,
+    feature_groups_of,
+    features_of,
     resolve_inputs,
 )
-from ._ground_truth import encode_means
 from ._importance import (
     SKLEARN_VERSION,
     EstimatorFactory,
@@ -39,6 +43,9 @@ from ._importance import (
     gbt_importance,
 )
 from .dci import dci_from_importance
+
+#: Rows per encoder pass of :func:`fgd` (its ``batch_size``).
+DEFAULT_BATCH_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -190,7 +197,7 @@ def fgd(
     split: str = "test",
     n_estimators: int = 100,
     estimator: EstimatorFactory | None = None,
-    batch_size: int = 512,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     n_jobs: int | None = None,
 ) -> FGDResult:
     """FGD of a model on a tabular dataset.
@@ -199,31 +206,58 @@ def fgd(
     columns) and a split (``split``, default test); ``n`` rows are drawn with ``seed``. Groups:
     ``groups`` (group -> feature names or indices), ``"singleton"`` (each feature its own
     group: DCI disentanglement with the features as factors), or by default ``data.groups``.
-    Latent codes are the encoder means; the targets are read from the same input rows.
+    Latent codes are the encoder means (encoded in chunks of ``batch_size`` rows); the targets
+    are read from the same input rows.
     """
-    features = getattr(data, "features", None)
-    if not isinstance(data, DatasetLike) or not features:
+    features, index_groups = fgd_groups(data, groups)
+    x = resolve_inputs(data, model, split=split, n=n, seed=seed)
+    codes = encode_all(model, x, max_batch_rows=batch_size).mean
+    return fgd_of_rows(x, codes, features, index_groups, seed=seed, n_estimators=n_estimators,
+                       estimator=estimator, n_jobs=n_jobs)
+
+
+def fgd_groups(
+    data: Any, groups: Mapping[str, Sequence[str | int]] | str | None = None
+) -> tuple[Sequence[Feature], dict[str, list[int]]]:
+    """The features of a tabular dataset and ``groups`` (default: its feature groups) as
+    group name -> feature indices; an error when the dataset has no features or groups."""
+    features = features_of(data)
+    if not isinstance(data, DatasetLike) or features is None:
         raise CircuitVAEError(
             "fgd needs a tabular dataset with a test split and `features` (list of Feature); "
             "for raw arrays use fgd_from_features(codes, targets, kinds, groups)"
         )
     if groups is None:
-        groups = getattr(data, "groups", None)
-        if not groups:
+        groups = feature_groups_of(data)
+        if groups is None:
             raise CircuitVAEError(
-                f"dataset {getattr(data, 'name', '?')!r} declares no feature groups; pass "
+                f"dataset {dataset_name(data)!r} declares no feature groups; pass "
                 "groups={name: [feature names]} or groups='singleton'"
             )
-    index_groups = _group_indices(groups, features)
-    x = resolve_inputs(data, model, split=split, n=n, seed=seed)
+    return features, _group_indices(groups, features)
+
+
+def fgd_of_rows(
+    x: Tensor,
+    codes: Tensor,
+    features: Sequence[Feature],
+    groups: Mapping[str, Sequence[int]],
+    *,
+    seed: int = 0,
+    n_estimators: int = 100,
+    estimator: EstimatorFactory | None = None,
+    n_jobs: int | None = None,
+) -> FGDResult:
+    """FGD of model-space rows ``x`` ``(N, columns)`` and their latent means ``codes``
+    ``(N, d)``: the per-feature targets are read from ``x`` (:func:`feature_targets`), and
+    ``groups`` maps a group name to feature indices."""
     x_np = x.detach().cpu().numpy().reshape(x.shape[0], -1)
     targets, kinds = feature_targets(x_np, features)
-    codes = encode_means(model, x, batch_size=batch_size)
     return fgd_from_features(
-        codes,
+        codes.detach().cpu().double().numpy(),
         targets,
         kinds,
-        index_groups,
+        groups,
         seed=seed,
         n_estimators=n_estimators,
         estimator=estimator,

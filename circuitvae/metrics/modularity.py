@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..interventions._batching import check_sites, encode_all, hidden_sites, warn_if_discrete
-from ..interventions.input import GroupSpec, activation_profiles, manipulations
-from ..interventions.latent import Scale, latent_sweep, offset_grid, sigma_eff
-from ..protocol import CircuitVAEError, resolve_inputs
+from ..interventions.batching import hidden_sites, select_sites
+from ..interventions.input import GroupSpec, activation_profiles_unchecked, manipulations
+from ..interventions.latent import Scale
+from ..protocol import CircuitVAEError
+from .sweep_setup import calibrated_sweep
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,8 @@ def modularity(
         raise CircuitVAEError(f"profile must be 'abs' or 'signed', got {profile!r}")
     if level == "group":
         x, variants = manipulations(model, data, groups, n=n, seed=seed)
-        chosen = check_sites(model, sites, hidden_sites(model, layers))
-        prof = activation_profiles(
+        chosen = select_sites(model, sites, hidden_sites(model, layers))
+        prof = activation_profiles_unchecked(
             model, x, variants, sites=[s.name for s in chosen], profile=profile,
             max_batch_rows=max_batch_rows, verbose=verbose,
         )
@@ -117,17 +118,15 @@ def modularity(
                 "level='latent' profiles come from latent interventions, which reach only the "
                 "decoder; use layers='decoder' or 'all'"
             )
-        chosen = check_sites(model, sites, hidden_sites(model, "decoder"))
-        x = resolve_inputs(data, model, n=n, seed=seed)
-        post = encode_all(model, x, max_batch_rows=max_batch_rows)
-        warn_if_discrete(model, post, discrete_ok, "modularity")
-        d = post.mean.shape[1]
-        grid = offset_grid(d, k, r, sigma_eff(posterior=post, scale=scale))
-        stats = latent_sweep(
-            model, post.mean, grid, capture=tuple(s.name for s in chosen), profile=profile,
-            max_batch_rows=max_batch_rows, verbose=verbose,
+        chosen = select_sites(model, sites, hidden_sites(model, "decoder"))
+        swept = calibrated_sweep(
+            model, data, n=n, seed=seed, r=r, k=k, scale=scale,
+            capture=tuple(s.name for s in chosen), profile=profile,
+            max_batch_rows=max_batch_rows, discrete_ok=discrete_ok, verbose=verbose,
+            what="modularity",
         )
-        per_site, names, n_rows = stats.activations, tuple(f"z{j}" for j in range(d)), x.shape[0]
+        per_site, n_rows = swept.stats.activations, swept.encoded.x.shape[0]
+        names = tuple(f"z{j}" for j in range(swept.encoded.d))
     else:
         raise CircuitVAEError(f"level must be 'group' or 'latent', got {level!r}")
     order = [s.name for s in chosen]
@@ -153,8 +152,7 @@ def _ridgeway(model: Any, data: Any, groups: Any, **kw: Any) -> ModularityResult
     from .specificity import specificity
 
     spec = specificity(model, data, groups, **kw)
-    raw = ridgeway_modularity(spec.effects)
-    value = float(getattr(raw, "value", raw))
+    value = ridgeway_modularity(spec.effects).value
     return ModularityResult(
         value=value, per_layer={}, groups=spec.groups, method="ridgeway", profile="-",
         layers="-", level="latent", grouping=_grouping_name(groups), n=spec.n, seed=spec.seed,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from ..hooks import run
-from ..interventions._batching import chunk_rows, chunks
-from ..protocol import resolve_inputs
+from ..hooks import run_unchecked
+from ..interventions.batching import chunk_rows, chunks
+from ..protocol import Feature, features_of, resolve_inputs
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,24 @@ def reconstruction(
     (``None``: the whole split).
     """
     x = resolve_inputs(data, model, n=n, seed=seed)
+    return reconstruction_of_rows(model, x, features_of(data), max_batch_rows=max_batch_rows)
+
+
+def reconstruction_of_rows(
+    model: Any,
+    x: Tensor,
+    features: Sequence[Feature] | None = None,
+    *,
+    max_batch_rows: int | None = None,
+) -> ReconstructionResult:
+    """Reconstruction MSE of checked rows ``x``; ``features`` (tabular) adds the per-type
+    breakdown."""
     sq = torch.zeros(x.shape[1:], dtype=torch.float64, device=x.device)
     for s in chunks(x.shape[0], chunk_rows(max_batch_rows, model, int(np.prod(x.shape[1:])))):
-        out = run(model, x[s]).output
+        out = run_unchecked(model, x[s]).output
         sq += ((out - x[s]).double() ** 2).sum(dim=0)
     per_element = (sq / x.shape[0]).cpu().numpy()
     per_type: dict[str, float] = {}
-    features = getattr(data, "features", None)
     if features and per_element.ndim == 1:
         flat = per_element
         for kind in ("numeric", "categorical"):

@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..interventions._batching import encode_all, warn_if_discrete
 from ..interventions.input import GroupSpec, resolve_groups
-from ..interventions.latent import Scale, latent_sweep, offset_grid, sigma_eff
-from ..protocol import CircuitVAEError, ColumnGroups, resolve_inputs
+from ..interventions.latent import Scale
+from ..protocol import CircuitVAEError, ColumnGroups
+from .sweep_setup import calibrated_sweep
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,10 @@ def specificity(
     :func:`circuitvae.interventions.input.resolve_groups`. ``group_reduce="mean"`` (default,
     [our choice]) averages the squared change over a group's columns, ``"sum"`` adds it.
     """
-    x = resolve_inputs(data, model, n=n, seed=seed)
-    post = encode_all(model, x, max_batch_rows=max_batch_rows)
-    warn_if_discrete(model, post, discrete_ok, "specificity")
-    sig = sigma_eff(posterior=post, scale=scale)
-    grid = offset_grid(post.mean.shape[1], k, r, sig)
-    stats = latent_sweep(model, post.mean, grid, max_batch_rows=max_batch_rows, verbose=verbose)
+    swept = calibrated_sweep(model, data, n=n, seed=seed, r=r, k=k, scale=scale,
+                             max_batch_rows=max_batch_rows, discrete_ok=discrete_ok,
+                             verbose=verbose, what="specificity")
+    stats = swept.stats
     cg = resolve_groups(data, groups, stats.sq.shape[1], seed=seed)
     effects = group_effects(stats.sq, cg, group_reduce)
     value, per_latent, weights = specificity_from_effects(effects)
@@ -106,7 +104,7 @@ def specificity(
         weights=weights,
         groups=cg.names,
         group_reduce=group_reduce,
-        n=int(x.shape[0]),
+        n=int(swept.encoded.x.shape[0]),
         seed=seed,
         r=float(r),
         k=int(k),

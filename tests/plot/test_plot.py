@@ -23,6 +23,7 @@ def test_traversal_grid_shows_each_decoded_code_in_one_decode_call(image_vae, re
     values = np.array([-2.0, 0.0, 1.5])
     calls = []
     decode = image_vae.decode
+    cv.site_table(image_vae)  # site discovery (a dry run, cached) before counting
     monkeypatch.setattr(image_vae, "decode", lambda z: calls.append(len(z)) or decode(z))
     fig = plot.traversal_grid(image_vae, x, values=values, absolute=True)
     assert calls == [3 * 3]  # d * K codes, one call

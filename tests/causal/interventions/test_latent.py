@@ -104,3 +104,18 @@ def test_absolute_traversal(mlp, xpair):
     mu[:, 1] = 0.5
     expect = cv.run(mlp, mu, method="decode").output.numpy()
     np.testing.assert_allclose(out[1, 1], expect, atol=1e-6)
+
+
+def test_traversal_of_a_latent_subset_with_offsets(mlp, xpair):
+    x = xpair[0][:3]
+    out = traversal(mlp, x, np.array([[-1.0, 2.0], [0.5, 0.25]]), latents=[2, 0],
+                    absolute=False)
+    assert out.shape == (2, 2, 3, 6)
+    mu = cv.run(mlp, x, method="encode").output.mean.clone()
+    mu[:, 0] += 0.25  # second latent of the subset (z0), second value
+    expect = cv.run(mlp, mu, method="decode").output.numpy()
+    np.testing.assert_allclose(out[1, 1], expect, atol=1e-6)
+    with pytest.raises(cv.CircuitVAEError, match=r"latents must be indices in 0..2"):
+        traversal(mlp, x, np.zeros(2), latents=[3])
+    with pytest.raises(cv.CircuitVAEError, match=r"values has shape \(3, 2\); expected"):
+        traversal(mlp, x, np.zeros((3, 2)), latents=[1])

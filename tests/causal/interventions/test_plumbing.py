@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import circuitvae as cv
-from circuitvae.interventions._batching import chunk_rows, hidden_sites
+from circuitvae.interventions.batching import chunk_rows, hidden_sites
 
 
 def test_chunk_rows(mlp, conv_vae):

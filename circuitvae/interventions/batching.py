@@ -1,7 +1,9 @@
-"""Shared plumbing of the interventions: chunked passes, encodings, site selection.
+"""Shared plumbing of the interventions and metrics: chunked passes, encodings, site selection.
 
-Every pass goes through :func:`circuitvae.hooks.run` (one intervention primitive), in chunks of
-at most ``max_batch_rows`` rows, under ``torch.inference_mode`` on the model's device.
+Every pass goes through :func:`circuitvae.hooks.run_unchecked` (one intervention primitive), in
+chunks of at most ``max_batch_rows`` rows, under ``torch.inference_mode`` on the model's device.
+The functions here take inputs already checked at a public entry point (a tensor on the model's
+device in its dtype; valid site names) and check nothing again.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..hooks import Site, run, site_table
-from ..protocol import CircuitVAEError, DiscretePosterior, Posterior, model_device
+from ..hooks import run_unchecked
+from ..protocol import CircuitVAEError, DiscretePosterior, Posterior, Site
+from ..sitemap import site_info, site_table
 
 #: Upper bound on rows per forward pass when ``max_batch_rows`` is not given.
 DEFAULT_MAX_ROWS = 8192
@@ -53,9 +56,11 @@ def chunks(total: int, size: int, *, verbose: bool = False, desc: str = "") -> I
 
 
 def encode_all(model: Any, x: Tensor, *, max_batch_rows: int | None = None) -> Posterior:
-    """The posterior of every row of ``x``, computed in chunks and concatenated."""
+    """The posterior of every row of ``x``, computed in chunks and concatenated: the engine's one
+    encode path. The model runs in the mode it is in (the engine never switches it)."""
     size = chunk_rows(max_batch_rows, model, int(np.prod(x.shape[1:])))
-    parts = [run(model, x[s], method="encode").output for s in chunks(x.shape[0], size)]
+    parts = [run_unchecked(model, x[s], method="encode").output
+             for s in chunks(x.shape[0], size)]
     mean = torch.cat([p.mean for p in parts])
     logvar = None if parts[0].logvar is None else torch.cat([p.logvar for p in parts])
     if isinstance(parts[0], DiscretePosterior):
@@ -72,15 +77,17 @@ def decode_all(
     caches: dict[str, list[Tensor]] = {name: [] for name in capture}
     size = chunk_rows(max_batch_rows, model, output_units(model, None))
     for s in chunks(z.shape[0], size):
-        res = run(model, z[s], method="decode", capture=capture)
+        res = run_unchecked(model, z[s], method="decode", capture=capture)
         outs.append(res.output)
         for name in capture:
             caches[name].append(res.cache[name])
     return torch.cat(outs), {k: torch.cat(v) for k, v in caches.items()}
 
 
-def warn_if_discrete(model: Any, post: Posterior, discrete_ok: bool, what: str) -> None:
-    """Warn when a continuous latent sweep is run on a vector-quantized model."""
+def warn_if_discrete(model: Any, post: Posterior, discrete_ok: bool, what: str, *,
+                     stacklevel: int = 3) -> None:
+    """Warn when a continuous latent sweep is run on a vector-quantized model (``stacklevel``
+    as in :func:`warnings.warn`, counted from this function)."""
     if isinstance(post, DiscretePosterior) and not discrete_ok:
         warnings.warn(
             f"{type(model).__name__} has a discrete (vector-quantized) posterior: the continuous "
@@ -88,12 +95,8 @@ def warn_if_discrete(model: Any, post: Posterior, discrete_ok: bool, what: str) 
             "code-swap variant circuitvae.metrics.discrete.code_swap (reported by analyze as "
             "vq_*), or pass discrete_ok=True to run the continuous sweep on z_e deliberately.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
-
-
-def as_device_tensor(x: Any, model: Any) -> Tensor:
-    return torch.as_tensor(x).to(model_device(model))
 
 
 # --------------------------------------------------------------------------- sites
@@ -138,14 +141,23 @@ def output_units(model: Any, example: Tensor | None) -> int:
     return int(np.prod(example.shape[1:]))
 
 
-def check_sites(model: Any, names: Sequence[str] | None, default: list[Site]) -> list[Site]:
-    """Resolve explicit site names (kept in forward order), or return ``default``."""
+def select_sites(model: Any, names: Sequence[str] | None, default: list[Site]) -> list[Site]:
+    """Explicit site names, validated (:func:`circuitvae.sitemap.check_sites`) and put in forward
+    order, or ``default`` when ``names`` is ``None``."""
     if names is None:
         return default
-    table = {s.name: s for s in site_table(model)}
-    unknown = [n for n in names if n not in table]
-    if unknown:
-        raise CircuitVAEError(
-            f"unknown site(s) {unknown}; valid sites: {', '.join(table)}"
-        )
-    return sorted((table[n] for n in names), key=lambda s: s.index)
+    return sorted(site_info(model, list(names)), key=lambda s: s.index)
+
+
+__all__ = [
+    "DEFAULT_MAX_ELEMENTS",
+    "DEFAULT_MAX_ROWS",
+    "chunk_rows",
+    "chunks",
+    "decode_all",
+    "encode_all",
+    "hidden_sites",
+    "output_units",
+    "select_sites",
+    "warn_if_discrete",
+]
