@@ -8,10 +8,13 @@ a test that cannot be computed (too few values, constant data) returns NaN, neve
 * :func:`pairwise_wilcoxon` — per metric, every pair of architectures compared with the Wilcoxon
   signed-rank test paired over (dataset, seed) [paper], Holm-Sidak within the metric's family.
 * :func:`correlation` / :func:`within_correlation` — Pearson r with p and n [paper]; the within
-  version removes each dataset's mean first (partial correlation given the dataset) [our choice].
+  version removes each dataset's mean first (partial correlation given the dataset) [our choice];
+  :meth:`Correlation.ci` / :func:`fisher_ci` — its 95% CI by Fisher's z [our choice].
 * :func:`paired_test` — two columns of the same runs (semantic vs random grouping), Wilcoxon.
 * :func:`group_test` — two groups of runs (tabular vs image), Mann-Whitney U [our choice].
 * :func:`bootstrap_ci` / :func:`summary_ci` — seeded percentile bootstrap CIs (scipy) [our choice].
+* :func:`ratio_ci` — seeded bootstrap CI of a ratio of two means (paired or not) [our choice].
+* :func:`wilson_ci` — Wilson score interval of a proportion k of n [our choice].
 """
 
 from __future__ import annotations
@@ -138,6 +141,46 @@ class Correlation:
     r: float
     p: float
     n: int
+    #: group means removed before correlating (1: the pooled mean; g: one per dataset)
+    groups: int = 1
+
+    def ci(self, confidence: float = 0.95) -> tuple[float, float]:
+        """The Fisher-z confidence interval of ``r`` (see :func:`fisher_ci`)."""
+        return fisher_ci(self.r, self.n, self.groups, confidence)
+
+
+def fisher_ci(r: float, n: int, groups: int = 1, confidence: float = 0.95
+              ) -> tuple[float, float]:
+    """Confidence interval of a Pearson r over ``n`` values by Fisher's z transform.
+
+    ``z = atanh(r)`` with standard error ``1 / sqrt(n - groups - 2)``: ``groups = 1`` is the
+    ordinary correlation (``1 / sqrt(n - 3)``); a correlation after removing ``g`` group means is
+    a partial correlation given ``g - 1`` indicator variables, ``1 / sqrt(n - g - 2)``. NaN when
+    r is NaN or ``n - groups - 2 < 1``; ``|r| = 1`` gives the zero-width interval at r.
+    """
+    nan = float("nan")
+    dof = n - groups - 2
+    if not np.isfinite(r) or dof < 1:
+        return nan, nan
+    if abs(r) >= 1.0:
+        return float(r), float(r)
+    z = float(np.arctanh(r))
+    half = float(sps.norm.ppf(0.5 + confidence / 2)) / np.sqrt(dof)
+    return float(np.tanh(z - half)), float(np.tanh(z + half))
+
+
+def wilson_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of the proportion ``k / n`` (NaN bounds when ``n == 0``)."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    if not 0 <= k <= n:
+        raise CircuitVAEError(f"wilson_ci needs 0 <= k <= n, got k={k}, n={n}")
+    z = float(sps.norm.ppf(0.5 + confidence / 2))
+    phat, z2 = k / n, z * z
+    denom = 1 + z2 / n
+    centre = (phat + z2 / (2 * n)) / denom
+    half = z * np.sqrt(phat * (1 - phat) / n + z2 / (4 * n * n)) / denom
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def _xy(rows: pd.DataFrame, x: str, y: str, extra: Sequence[str] = ()) -> pd.DataFrame:
@@ -170,17 +213,17 @@ def within_correlation(rows: pd.DataFrame, x: str, y: str, within: str = "datase
     n = len(d)
     df = n - g - 1
     if df < 1:
-        return Correlation(x, y, float("nan"), float("nan"), n)
+        return Correlation(x, y, float("nan"), float("nan"), n, g)
     rx = d[x] - d.groupby(within)[x].transform("mean")
     ry = d[y] - d.groupby(within)[y].transform("mean")
     sx, sy = float(np.sqrt((rx**2).sum())), float(np.sqrt((ry**2).sum()))
     if sx == 0 or sy == 0:
-        return Correlation(x, y, float("nan"), float("nan"), n)
+        return Correlation(x, y, float("nan"), float("nan"), n, g)
     r = float(np.clip((rx * ry).sum() / (sx * sy), -1.0, 1.0))
     if abs(r) == 1.0:
-        return Correlation(x, y, r, 0.0, n)
+        return Correlation(x, y, r, 0.0, n, g)
     t = r * np.sqrt(df / (1 - r * r))
-    return Correlation(x, y, r, float(2 * sps.t.sf(abs(t), df)), n)
+    return Correlation(x, y, r, float(2 * sps.t.sf(abs(t), df)), n, g)
 
 
 @dataclass(frozen=True)
@@ -281,6 +324,46 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray,
                         method="percentile", rng=np.random.default_rng(seed))
     ci = res.confidence_interval
     return CI(est, float(ci.low), float(ci.high), x.size, confidence)
+
+
+def ratio_ci(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
+             paired: bool = False, confidence: float = 0.95, n_resamples: int = 2000,
+             seed: int = 0) -> CI:
+    """Percentile bootstrap CI of ``mean(a) / mean(b)`` [our choice], seeded.
+
+    ``paired=False``: ``a`` and ``b`` are independent groups (e.g. tabular vs image runs), each
+    resampled on its own; ``paired=True``: two values of the same runs (e.g. semantic vs random
+    grouping), the runs resampled together (NaN in either drops the run). Fewer than 2 values in
+    a group, or a zero mean of ``b``, give NaN bounds; ``n`` is the smaller group's size.
+    """
+    xa = np.asarray(a, dtype=float).reshape(-1)
+    xb = np.asarray(b, dtype=float).reshape(-1)
+    if paired:
+        if xa.shape != xb.shape:
+            raise CircuitVAEError(f"paired ratio_ci needs equal lengths, got {xa.size}, {xb.size}")
+        keep = ~(np.isnan(xa) | np.isnan(xb))
+        xa, xb = xa[keep], xb[keep]
+    else:
+        xa, xb = xa[~np.isnan(xa)], xb[~np.isnan(xb)]
+    nan = float("nan")
+    n = int(min(xa.size, xb.size))
+    if n == 0 or xb.mean() == 0:
+        return CI(nan, nan, nan, n, confidence)
+    est = float(xa.mean() / xb.mean())
+    if n < 2:
+        return CI(est, nan, nan, n, confidence)
+    if np.ptp(xa) == 0 and np.ptp(xb) == 0:
+        return CI(est, est, est, n, confidence)
+
+    def ratio(s_a: np.ndarray, s_b: np.ndarray, axis: int = -1) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.mean(s_a, axis=axis) / np.mean(s_b, axis=axis)
+
+    res = sps.bootstrap((xa, xb), ratio, vectorized=True, paired=paired,
+                        confidence_level=confidence, n_resamples=n_resamples,
+                        method="percentile", rng=np.random.default_rng(seed))
+    ci = res.confidence_interval
+    return CI(est, float(ci.low), float(ci.high), n, confidence)
 
 
 def summary_ci(rows: pd.DataFrame, metrics: Sequence[str], by: Sequence[str] = ("architecture",),

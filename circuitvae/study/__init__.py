@@ -8,12 +8,16 @@ Importing it never imports the zoo.
 from __future__ import annotations
 
 from .findings import (
+    DIRECTION_ONLY,
     NOT_COMPUTABLE,
     NOT_REPRODUCED,
     REPRODUCED,
+    UNDERPOWERED,
+    WITHHELD,
     Finding,
     FindingRule,
     NotComputable,
+    Outcome,
     evaluate,
 )
 from .grid import GridSpec, RunSpec, run_id
@@ -31,13 +35,17 @@ from .study import (
 )
 
 __all__ = [
+    "DIRECTION_ONLY",
     "NOT_COMPUTABLE",
     "NOT_REPRODUCED",
     "REPRODUCED",
+    "UNDERPOWERED",
+    "WITHHELD",
     "Finding",
     "FindingRule",
     "GridSpec",
     "NotComputable",
+    "Outcome",
     "ReportSpec",
     "ResultStore",
     "RunSpec",

@@ -2,10 +2,14 @@
 
 :func:`write_report` reads a study folder (see :mod:`circuitvae.study.store`), computes the
 statistics (:mod:`circuitvae.stats`) over the study's report metrics, judges the study's findings
-(:mod:`circuitvae.study.findings`), writes ``report.md`` and PNG figures under ``figures/``
-(drawn by :func:`circuitvae.plot.study_figures`; matplotlib is the ``plot`` extra), and lists
-failed and skipped runs with their reasons. It renders on partial results: what cannot be
-computed is said, never silently dropped.
+(:mod:`circuitvae.study.findings`), recomputes each under the variant columns it declares (the
+sensitivity table), summarises training adequacy (active latent dimensions, collapsed runs,
+epochs, losses), writes ``report.md`` and PNG figures under ``figures/`` (drawn by
+:func:`circuitvae.plot.study_figures`; matplotlib is the ``plot`` extra), and lists failed and
+skipped runs with their reasons. It renders on partial results: what cannot be computed is said,
+never silently dropped. A study may withhold the verdicts of a profile
+(``Study.withhold_verdicts``): the numbers are shown, the verdict column says ``withheld`` and
+the report says why.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pandas as pd
 
 from .. import stats
 from ..protocol import CircuitVAEError
-from .findings import Finding, evaluate
+from .findings import VERDICTS, WITHHELD, Finding, SensitivityRow, evaluate, sensitivity
 from .store import ResultStore, atomic_write_text
 from .study import Study, get_study
 
@@ -44,6 +48,90 @@ def _metric_columns(rows: pd.DataFrame, declared: Sequence[str]) -> tuple[list[s
         else:
             missing.append(c)
     return have, missing
+
+
+#: per-run training record columns read by the training-adequacy section (methods spec
+#: section 7): latent dimensions with mean KL > 0.01 nats, epochs run, final losses
+ADEQUACY_COLUMNS = ("active_dims", "epochs_run", "train_loss", "val_loss")
+#: a finding whose runs have 0 active dimensions in more than this share is flagged
+COLLAPSED_SHARE = 0.5
+
+
+def _collapsed(rows: pd.DataFrame, runs: Sequence[str] | None) -> tuple[int, int] | None:
+    """(collapsed runs, runs with ``active_dims``) among ``runs`` (None: all rows)."""
+    if "active_dims" not in rows.columns:
+        return None
+    sub = rows if runs is None or "run_id" not in rows.columns else rows[
+        rows["run_id"].astype(str).isin(set(runs))]
+    a = pd.to_numeric(sub["active_dims"], errors="coerce").dropna()
+    return (int((a == 0).sum()), len(a)) if len(a) else None
+
+
+def _verdict_cell(f: Finding, rows: pd.DataFrame, withheld: bool) -> str:
+    cell = WITHHELD if withheld else f"**{f.status}**"
+    c = _collapsed(rows, f.runs)
+    if c is not None and c[0] > COLLAPSED_SHARE * c[1]:
+        cell += (f" (runs mostly collapsed: {c[0]} of {c[1]} runs it uses have 0 active "
+                 "latent dimensions)")
+    return cell
+
+
+def _adequacy(rows: pd.DataFrame) -> list[str]:
+    have = [c for c in ADEQUACY_COLUMNS
+            if c in rows.columns and pd.to_numeric(rows[c], errors="coerce").notna().any()]
+    if not have:
+        return ["Training adequacy was not recorded: the finished runs have no "
+                + ", ".join(f"`{c}`" for c in ADEQUACY_COLUMNS) + " values.", ""]
+    num = {c: pd.to_numeric(rows[c], errors="coerce") for c in have}
+    header = ["architecture", "dataset", "runs"]
+    if "active_dims" in have:
+        header += ["mean active dims", "collapsed (0 active dims)"]
+    if "epochs_run" in have:
+        header += ["epochs run (mean [min, max])"]
+    header += [f"mean {c}" for c in ("train_loss", "val_loss") if c in have]
+    body = []
+    for (arch, ds), g in rows.groupby(["architecture", "dataset"], sort=True):
+        line: list[Any] = [arch, ds, len(g)]
+        if "active_dims" in have:
+            a = num["active_dims"].loc[g.index].dropna()
+            line += [float(a.mean()) if len(a) else float("nan"),
+                     f"{int((a == 0).sum())} of {len(a)}"]
+        if "epochs_run" in have:
+            e = num["epochs_run"].loc[g.index].dropna()
+            line.append(f"{e.mean():.4g} [{e.min():.4g}, {e.max():.4g}]" if len(e) else "nan")
+        for c in ("train_loss", "val_loss"):
+            if c in have:
+                line.append(float(num[c].loc[g.index].mean()))
+        body.append(line)
+    md = ["Active latent dimensions have mean KL > 0.01 nats; a run with none is collapsed.", "",
+          _table(header, body), ""]
+    if "active_dims" in have:
+        a = num["active_dims"].dropna()
+        md += [f"{int((a == 0).sum())} of {len(a)} runs collapsed.", ""]
+    missing = [c for c in ADEQUACY_COLUMNS if c not in have]
+    if missing:
+        md += ["Not recorded: " + ", ".join(f"`{c}`" for c in missing) + ".", ""]
+    return md
+
+
+def _sensitivity(rows: Sequence[SensitivityRow], undeclared: Sequence[str],
+                 withheld: bool) -> list[str]:
+    md = ["Each finding recomputed with one variant column in place of its default column (the "
+          "documented alternatives of our choices: sigma_eff scale, modularity definition and "
+          "grouping). The default row decides the verdict above; the others show how much the "
+          "conclusion leans on the choice. A variant column absent from the rows is not "
+          "computable.", ""]
+    if rows:
+        md += [_table(["finding", "choice", "column used", "verdict", "key number"],
+                      [[r.claim, r.column, f"`{r.variant}`" + (" (default)" if r.is_default
+                                                               else ""),
+                        WITHHELD if withheld else r.status,
+                        r.key_number or r.ours] for r in rows]), ""]
+    else:
+        md += ["No finding declares variants.", ""]
+    if undeclared:
+        md += ["Findings without a variant choice: " + "; ".join(undeclared) + ".", ""]
+    return md
 
 
 def write_report(out: str | os.PathLike[str], *, study: Study | str | None = None,
@@ -71,7 +159,11 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
     pairs = stats.pairwise_table(ok, metrics) if len(ok) else pd.DataFrame(
         columns=stats.PAIRWISE_COLUMNS)
     found: list[Finding] = evaluate(study.findings, ok, pairs, study.name)
+    sens = sensitivity(study.findings, ok, pairs, found)
     counts = store.counts(grid)
+    profile = grid.profile if grid is not None else None
+    reason = study.withhold_verdicts.get(profile) if profile is not None else None
+    withheld = reason is not None
 
     md = [f"# Study report: {study.name}", "", study.title, ""]
     if grid is not None:
@@ -81,13 +173,29 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
     md += ["Runs: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".", ""]
 
     md += ["## Findings: paper vs ours", "",
-           "Each finding is judged by the rule in its row (direction and, where the design "
-           "allows, significance at alpha = 0.05); see docs/study.md.", ""]
+           "Each finding is judged by the rule in its row: *reproduced* = the paper's direction "
+           "significant at alpha = 0.05 and its number consistent with ours (inside our 95% CI, "
+           "or a fold change within a factor 2); *direction only* = the direction significant, "
+           "the number not; *not reproduced* = the direction not significant or reversed; "
+           "*underpowered* = fewer runs than the rule needs (no verdict is given below that); "
+           "see docs/study.md.", ""]
+    if withheld:
+        md += [f"**Verdicts withheld** for this store's profile `{profile}`: {reason}", ""]
     md.append(_table(["finding", "paper", "ours", "verdict", "rule"],
-                     [[f.claim, f.paper, f.ours, f"**{f.status}**", f.rule] for f in found]))
-    n_rep = sum(f.status == "reproduced" for f in found)
-    n_nc = sum(f.status == "not computable" for f in found)
-    md += ["", f"{n_rep} of {len(found)} findings reproduced; {n_nc} not computable.", ""]
+                     [[f.claim, f.paper, f.ours, _verdict_cell(f, ok, withheld), f.rule]
+                      for f in found]))
+    if withheld:
+        md += ["", f"{len(found)} findings; verdicts withheld (profile `{profile}`).", ""]
+    else:
+        tally = ", ".join(f"{sum(f.status == v for f in found)} {v}" for v in VERDICTS)
+        md += ["", f"{len(found)} findings: {tally}.", ""]
+
+    md += ["## Sensitivity to our choices", ""]
+    md += _sensitivity(sens, [f.claim for f, r in zip(found, study.findings, strict=True)
+                              if not r.variants], withheld)
+
+    md += ["## Training adequacy (per architecture x dataset)", ""]
+    md += _adequacy(ok) if len(ok) else ["No finished runs.", ""]
 
     md += ["## What could not be computed", ""]
     lines = [f"- metric `{c}`: no values in any finished run" for c in missing]

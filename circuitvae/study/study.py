@@ -18,7 +18,9 @@ The interface:
   done;
 * ``prepare(grid)`` (optional): called once before the first run (e.g. to check data files);
 * ``findings``: the :class:`~circuitvae.study.findings.FindingRule` items its report judges;
-* ``report``: which metric columns the report summarises and plots (:class:`ReportSpec`).
+* ``report``: which metric columns the report summarises and plots (:class:`ReportSpec`);
+* ``withhold_verdicts``: profile -> the reason its reports show every finding's numbers but
+  withhold the verdicts (e.g. a smoke-run profile whose models are barely trained).
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class Study:
     findings: tuple[FindingRule, ...] = ()
     report: ReportSpec = field(default_factory=ReportSpec)
     default_profile: str = "quick"
+    #: profile -> why a report of a store run with that profile withholds its verdicts
+    withhold_verdicts: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         field_types(self.settings_type)  # a frozen dataclass, or a clear error
@@ -87,6 +91,10 @@ class Study:
         if self.default_profile not in self.profiles:
             raise CircuitVAEError(f"study {self.name!r}: default profile "
                                   f"{self.default_profile!r} is not among {list(self.profiles)}")
+        unknown = [p for p in self.withhold_verdicts if p not in self.profiles]
+        if unknown:
+            raise CircuitVAEError(f"study {self.name!r}: withhold_verdicts names unknown "
+                                  f"profile(s) {unknown}; profiles: {list(self.profiles)}")
         if not callable(self.task):
             raise CircuitVAEError(f"study {self.name!r}: task must be callable")
         GridSpec(self.name, self.architectures, self.datasets, self.seeds,
