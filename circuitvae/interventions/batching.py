@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..hooks import run_unchecked
 from ..protocol import CircuitVAEError, DiscretePosterior, Posterior, Site
-from ..sitemap import site_info, site_table
+from ..sitemap import site_info, site_modules, site_table
 
 #: Upper bound on rows per forward pass when ``max_batch_rows`` is not given.
 DEFAULT_MAX_ROWS = 8192
@@ -102,14 +102,27 @@ def warn_if_discrete(model: Any, post: Posterior, discrete_ok: bool, what: str, 
 # --------------------------------------------------------------------------- sites
 
 
+#: [our choice] modules that map each unit to itself (same shape, unit i out from unit i in):
+#: the unit they output is the one they read, so a hidden unit is counted once, at the last of
+#: a run of such sites (e.g. after the ReLU, not also before it)
+ELEMENTWISE: tuple[type[nn.Module], ...] = (
+    nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ReLU6, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
+    nn.Mish, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid,
+    nn.Identity, nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d,
+)
+
+
 def hidden_sites(model: Any, layers: str = "all", example: Tensor | None = None) -> list[Site]:
     """The hidden layers of ``model`` used for activation profiles, in forward order.
 
     [our choice] A hidden site is a *leaf* site (no other site is nested inside it, so a
     ``Sequential`` container is not counted beside its own children) of the encoder or decoder
-    part; the trailing decoder sites whose size equals the reconstruction's (the output layer
-    and its activation) are not hidden and are dropped. ``layers`` picks ``"all"``,
-    ``"encoder"`` or ``"decoder"``.
+    part, and **each hidden unit is counted once**: a leaf site directly followed (in forward
+    order, same part) by an elementwise module of the same shape (:data:`ELEMENTWISE`: an
+    activation, dropout, batch norm) holds the same units as it, so only the later one is kept
+    (a Linear's pre-activation is dropped for the ReLU after it). The trailing decoder sites
+    whose size equals the reconstruction's (the output layer and its activation) are not hidden
+    and are dropped. ``layers`` picks ``"all"``, ``"encoder"`` or ``"decoder"``.
     """
     if layers not in ("all", "encoder", "decoder"):
         raise CircuitVAEError(f"layers must be 'all', 'encoder' or 'decoder', got {layers!r}")
@@ -120,6 +133,10 @@ def hidden_sites(model: Any, layers: str = "all", example: Tensor | None = None)
         if s.part in ("encoder", "decoder")
         and not any(other.startswith(s.name + ".") for other in names)
     ]
+    modules = site_modules(model)
+    leaves = [s for s, nxt in zip(leaves, [*leaves[1:], None], strict=True)
+              if not (nxt is not None and nxt.part == s.part and nxt.shape == s.shape
+                      and isinstance(modules.get(nxt.name), ELEMENTWISE))]
     dec = [s for s in leaves if s.part == "decoder"]
     if dec:
         out_units = output_units(model, example)

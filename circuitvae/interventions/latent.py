@@ -27,7 +27,7 @@ from ..protocol import CircuitVAEError, Posterior, check_input, check_latent
 from ..sitemap import check_sites
 from .batching import chunk_rows, decode_all, encode_all
 
-Scale = Literal["means", "total", "prior"]
+Scale = Literal["means", "total", "posterior", "prior"]
 
 
 def sigma_eff(
@@ -44,6 +44,8 @@ def sigma_eff(
       the spread of the codes the decoder is actually driven with;
     * ``"total"``: sqrt(mean_X sigma_j^2(x) + var_X mu_j(x)), the aggregate-posterior scale
       used by disentanglement_lib for traversals;
+    * ``"posterior"``: mean_X sigma_j(x), the encoder's own posterior spread (needs a
+      Gaussian encoder: a deterministic one has sigma = 0, which is an error here);
     * ``"prior"``: 1 for every latent (calibration then equals the fixed-range sweep).
 
     Pass ``posterior`` instead of ``model``/``x`` to reuse an encoding.
@@ -58,10 +60,16 @@ def sigma_eff(
     elif scale == "total":
         var = posterior.std.detach().double() ** 2
         out = torch.sqrt(var.mean(dim=0) + mu.var(dim=0, unbiased=False))
+    elif scale == "posterior":
+        if posterior.logvar is None:
+            raise CircuitVAEError("scale='posterior' needs the encoder's log-variance; this "
+                                  "encoder is deterministic (sigma = 0)")
+        out = posterior.std.detach().double().mean(dim=0)
     elif scale == "prior":
         out = torch.ones(mu.shape[1], dtype=torch.float64)
     else:
-        raise CircuitVAEError(f"scale must be 'means', 'total' or 'prior', got {scale!r}")
+        raise CircuitVAEError(
+            f"scale must be 'means', 'total', 'posterior' or 'prior', got {scale!r}")
     return out.cpu().numpy()
 
 

@@ -121,3 +121,24 @@ def representation_function(model: Any, *, batch_size: int = 512) -> Representat
         return encode_means(model, observations, batch_size=batch_size)
 
     return fn
+
+
+def sample_codes(dataset: Any, representation_fn: RepresentationFn, n: int,
+                 random_state: np.random.RandomState, *,
+                 batch_size: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` codes and their factors from fresh samples of a ground-truth dataset:
+    disentanglement_lib's ``generate_batch_factor_code`` (batches of ``batch_size``: draw factors,
+    render observations, represent them), returned row-major, codes ``(n, d)`` and factors
+    ``(n, K)``."""
+    if int(n) < 1:
+        raise CircuitVAEError(f"the number of samples must be >= 1, got {n}")
+    codes, factors = [], []
+    done = 0
+    while done < n:
+        m = min(int(batch_size), int(n) - done)
+        f = np.asarray(dataset.sample_factors(m, random_state))
+        obs = dataset.sample_observations_from_factors(f, random_state)
+        codes.append(represent(representation_fn, obs, m))
+        factors.append(f)
+        done += m
+    return np.concatenate(codes), np.concatenate(factors)

@@ -28,7 +28,9 @@ NAN = float("nan")
 #: Every metric column of :func:`analyze` in row order, with the step that fills it.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("ces_calibrated", "ces"), ("ces_fixed", "ces"), ("sigma_eff_mean", "ces"),
+    ("ces_calibrated_total", "scales"), ("ces_calibrated_posterior", "scales"),
     ("specificity", "specificity"),
+    ("specificity_total", "scales"), ("specificity_posterior", "scales"),
     ("modularity", "modularity"),
     ("modularity_random", "modularity_random"),
     ("modularity_correlation", "modularity_correlation"),
@@ -74,12 +76,13 @@ class Step:
 STEP_TABLE: tuple[Step, ...] = (
     Step("ces", steps.ces, shared_with=("specificity",), interventional=True),
     Step("specificity", steps.specificity, steps.has_calibrated_sweep, interventional=True),
+    Step("scales", steps.scales, interventional=True),
     Step("modularity", steps.modularity, interventional=True),
     Step("modularity_random", steps.modularity_random, steps.swaps_groups, interventional=True),
     Step("modularity_correlation", steps.modularity_correlation, steps.swaps_groups,
          interventional=True),
     Step("fgd", steps.fgd, steps.has_features),
-    Step("dci/mig/sap", steps.factor_metrics, steps.has_test_factors),
+    Step("dci/mig/sap", steps.factor_metrics, steps.has_factors),
     Step("factor_vae/beta_vae", steps.sampling_scores, steps.samples_factors),
     Step("mse", steps.mse, interventional=True),
     Step("auc", steps.auc),
@@ -153,18 +156,21 @@ def analyze(
 
     Every metric is the one of its own function with the same settings (``n`` rows of the test
     split drawn with ``seed``; sweep ``r``, ``k``, ``scale``): CES calibrated and fixed
-    (:func:`~circuitvae.metrics.ces.ces`), specificity, circuit modularity with semantic
-    (``modularity``), random and correlation groupings, signed profiles, encoder/decoder
-    layers, latent level and the Ridgeway variant (:func:`~.modularity.modularity`); FGD with
-    semantic and correlation groups (tabular); DCI, MIG, SAP on the test split's factors when
-    present, FactorVAE and BetaVAE scores on factor datasets (``n_score_train`` /
-    ``n_score_eval`` samples; lower them, ``fgd_n_estimators`` and ``dci_n_estimators``
-    (trees per gradient-boosting fit, sklearn's 100 by default), for a quick run);
-    reconstruction MSE with its numeric/categorical breakdown; downstream AUC; code-swap
-    CES/specificity for a vector-quantized model (whose continuous metrics then run on z_e, as
-    the papers report both). Shared work is done once: one calibrated sweep feeds CES,
-    specificity, latent-level and Ridgeway modularity; one profile run feeds the layer
-    variants.
+    (:func:`~circuitvae.metrics.ces.ces`), and calibrated CES and specificity with sigma_eff at
+    the scales ``"total"`` and ``"posterior"`` too (``ces_calibrated_total``, ...: the
+    sensitivity of a finding to the scale, methods.md section 2), specificity, circuit
+    modularity with semantic (``modularity``), random and correlation groupings, signed
+    profiles, encoder/decoder layers, latent level and the Ridgeway variant
+    (:func:`~.modularity.modularity`); FGD with semantic and correlation groups (tabular); DCI,
+    MIG, SAP, FactorVAE and BetaVAE scores on factor datasets, each on its own ``n_score_train``
+    / ``n_score_eval`` samples (fresh ground-truth samples, as disentanglement_lib; a dataset
+    with factors on its test split only uses up to that many of its rows; lower them,
+    ``fgd_n_estimators`` and ``dci_n_estimators`` (trees per gradient-boosting fit, sklearn's
+    100 by default), for a quick run); reconstruction MSE with its numeric/categorical
+    breakdown; downstream AUC; code-swap CES/specificity for a vector-quantized model (whose
+    continuous metrics then run on z_e, as the papers report both). Shared work is done once:
+    one calibrated sweep feeds CES, specificity, latent-level and Ridgeway modularity; one
+    profile run feeds the layer variants.
 
     ``n_jobs`` runs the per-feature / per-factor tree fits of FGD and DCI in parallel threads
     (same numbers; leave it at 1 inside a multi-process study).

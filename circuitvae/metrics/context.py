@@ -112,6 +112,21 @@ class AnalysisContext:
         return sweep(self.model, self.encoded, r=o.r, k=o.k, calibrated=True, capture=capture,
                      max_batch_rows=o.max_batch_rows, verbose=o.verbose).stats
 
+    def calibrated_at(self, scale: Scale) -> tuple[SweepStats, np.ndarray]:
+        """The calibrated sweep (no captures) with sigma_eff at ``scale``, and that sigma_eff;
+        the analysis' own scale returns :attr:`calibrated`. Kept per scale."""
+        if scale == self.options.scale:
+            return self.calibrated, self.sigma_eff
+        cache = self.__dict__.setdefault("_calibrated_at", {})
+        if scale not in cache:
+            o = self.options
+            post = self.posterior
+            encoded = Encoded(self.x, post, sigma_eff(posterior=post, scale=scale))
+            stats = sweep(self.model, encoded, r=o.r, k=o.k, calibrated=True,
+                          max_batch_rows=o.max_batch_rows, verbose=o.verbose).stats
+            cache[scale] = (stats, encoded.sigma_eff)
+        return cache[scale]
+
     @cached_property
     def fixed(self) -> SweepStats:
         """The fixed-range sweep (offsets ``r * linspace(-1, 1, K)``)."""

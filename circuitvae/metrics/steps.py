@@ -30,6 +30,9 @@ from .specificity import group_effects, specificity_from_effects
 NAN = float("nan")
 Values = dict[str, float]
 
+#: the sigma_eff scales besides the default whose CES and specificity every analysis reports
+VARIANT_SCALES = ("total", "posterior")
+
 
 # --------------------------------------------------------------------------- when a step applies
 
@@ -39,9 +42,10 @@ def has_features(ctx: AnalysisContext) -> bool:
     return features_of(ctx.dataset) is not None
 
 
-def has_test_factors(ctx: AnalysisContext) -> bool:
-    """A test split with ground-truth factors (DCI, MIG, SAP)."""
-    return isinstance(ctx.dataset, DatasetLike) and factors_of(ctx.dataset.test) is not None
+def has_factors(ctx: AnalysisContext) -> bool:
+    """A factor dataset, or a test split with ground-truth factors (DCI, MIG, SAP)."""
+    return is_factor_dataset(ctx.dataset) or (
+        isinstance(ctx.dataset, DatasetLike) and factors_of(ctx.dataset.test) is not None)
 
 
 def samples_factors(ctx: AnalysisContext) -> bool:
@@ -80,6 +84,28 @@ def ces(ctx: AnalysisContext) -> Values:
            "sigma_eff_mean": float(ctx.sigma_eff.mean())}
     if "ces_fixed" in ctx.wanted:
         out["ces_fixed"] = value(ctx.fixed, False)
+    return out
+
+
+def scales(ctx: AnalysisContext) -> Values:
+    """CES and specificity with sigma_eff at the other documented scales, for the sensitivity
+    of every finding to that choice [methods.md section 2]: ``ces_calibrated_<scale>`` and
+    ``specificity_<scale>`` for ``scale`` in :data:`VARIANT_SCALES` (the analysis' own scale
+    reuses its sweep)."""
+    o = ctx.options
+    out: Values = {}
+    groups = None
+    for scale in VARIANT_SCALES:
+        stats, sig = ctx.calibrated_at(scale)
+        if f"ces_calibrated_{scale}" in ctx.wanted:
+            out[f"ces_calibrated_{scale}"] = ces_of_sweep(
+                stats, sig, calibrated=True, scale=scale, reduction="rms", n=ctx.n,
+                seed=o.seed, r=o.r, k=o.k).value
+        if f"specificity_{scale}" in ctx.wanted:
+            if groups is None:
+                groups = resolve_groups(ctx.dataset, None, stats.sq.shape[1], seed=o.seed)
+            out[f"specificity_{scale}"] = specificity_from_effects(
+                group_effects(stats.sq, groups))[0]
     return out
 
 
@@ -156,10 +182,44 @@ def fgd(ctx: AnalysisContext) -> Values:
 
 
 def factor_metrics(ctx: AnalysisContext) -> Values:
-    """DCI, MIG and SAP of the encoded rows against the test split's factors."""
+    """DCI, MIG and SAP on their own samples: ``n_score_train`` training and ``n_score_eval``
+    test points [paper: disentanglement_lib's study sizes, 10000 / 5000].
+
+    A ground-truth dataset (a factor sampler) draws fresh factors and renders them, as
+    disentanglement_lib does; a dataset with factors on its test split only takes up to
+    ``n_score_train + n_score_eval`` rows of it (seeded), split in that proportion. MIG uses the
+    training points (as the reference); DCI and SAP train on them and score on the test points.
+    Factors constant over the training points (dSprites' colour) are dropped, as dlib does.
+    """
+    from ._ground_truth import random_state, representation_function, sample_codes
     from .dci import dci
     from .mig import mig
     from .sap import sap
+
+    o = ctx.options
+    if is_factor_dataset(ctx.dataset):
+        rep = representation_function(ctx.model)
+        rs = random_state(o.seed)
+        codes, f = sample_codes(ctx.dataset, rep, o.n_score_train, rs)
+        codes_test, f_test = sample_codes(ctx.dataset, rep, o.n_score_eval, rs)
+    else:
+        codes, f, codes_test, f_test = _test_split_factor_codes(ctx)
+    varying = [j for j in range(f.shape[1]) if len(np.unique(f[:, j])) > 1]
+    f, f_test = f[:, varying], f_test[:, varying]
+    res = dci(codes, f, codes_test=codes_test, factors_test=f_test, seed=o.seed,
+              n_estimators=o.dci_n_estimators, n_jobs=o.n_jobs)
+    return {"dci_disentanglement": float(res.disentanglement),
+            "dci_completeness": float(res.completeness),
+            "dci_informativeness": float(res.informativeness_test),
+            "mig": float(mig(codes, f).value),
+            "sap": float(sap(codes, f, codes_test=codes_test, factors_test=f_test,
+                             seed=o.seed).value)}
+
+
+def _test_split_factor_codes(ctx: AnalysisContext) -> tuple[np.ndarray, ...]:
+    """Codes and factors of up to ``n_score_train + n_score_eval`` seeded test-split rows, cut
+    into a training and a test part in the proportion ``n_score_train : n_score_eval``."""
+    from ._ground_truth import encode_means
 
     o = ctx.options
     test = ctx.dataset.test
@@ -168,17 +228,18 @@ def factor_metrics(ctx: AnalysisContext) -> Values:
         raise CircuitVAEError(
             f"the test split has {int(test.x.shape[0])} rows but {len(factors)} rows of factors"
         )
-    idx = sample_rows(len(factors), o.n, o.seed)  # the context's rows
-    f = factors if idx is None else factors[idx]
-    codes = ctx.posterior.mean.cpu().double().numpy()
-    varying = [j for j in range(f.shape[1]) if len(np.unique(f[:, j])) > 1]
-    f = f[:, varying]  # constant factors (dSprites colour) are dropped, as dlib does
-    res = dci(codes, f, seed=o.seed, n_estimators=o.dci_n_estimators, n_jobs=o.n_jobs)
-    return {"dci_disentanglement": float(res.disentanglement),
-            "dci_completeness": float(res.completeness),
-            "dci_informativeness": float(res.informativeness_test),
-            "mig": float(mig(codes, f).value),
-            "sap": float(sap(codes, f, seed=o.seed).value)}
+    total = o.n_score_train + o.n_score_eval
+    idx = sample_rows(len(factors), total, o.seed)
+    idx = np.arange(len(factors)) if idx is None else idx
+    if len(idx) < 4:
+        raise CircuitVAEError(f"DCI, MIG and SAP need at least 4 rows with factors, got "
+                              f"{len(idx)}")
+    n_train = min(len(idx) - 1, max(2, round(len(idx) * o.n_score_train / total)))
+    order = np.random.default_rng([o.seed, 11]).permutation(idx)
+    tr, te = np.sort(order[:n_train]), np.sort(order[n_train:])
+    codes = encode_means(ctx.model, test.x[tr])
+    codes_test = encode_means(ctx.model, test.x[te])
+    return codes, factors[tr], codes_test, factors[te]
 
 
 def sampling_scores(ctx: AnalysisContext) -> Values:

@@ -128,6 +128,20 @@ def test_random_grouping_seeded_and_sized(no_env, adult_dir):
         d.group_columns("alphabetical")
 
 
+def test_random_column_groups_have_the_semantic_column_counts(no_env, adult_dir):
+    """The random control draws column groups of the semantic groups' sizes from shuffled
+    columns (methods.md section 1), not whole features into the semantic feature counts."""
+    d = load_dataset("adult", root=adult_dir, verify=False)
+    semantic = d.group_columns("semantic")
+    random = d.group_columns("random", seed=5)
+    assert [len(v) for v in random.values()] == [len(v) for v in semantic.values()]
+    assert sorted(c for v in random.values() for c in v) == list(range(d.n_columns))
+    assert random == d.group_columns("random", seed=5) != d.group_columns("random", seed=6)
+    # some random group cuts through a categorical's one-hot block: column-level, not features
+    blocks = [set(f.columns) for f in d.features if f.kind == "categorical"]
+    assert any(0 < len(set(v) & blk) < len(blk) for v in random.values() for blk in blocks)
+
+
 def test_bad_semantic_groups_rejected(no_env, adult_dir):
     d = load_dataset("adult", root=adult_dir, verify=False)
     with pytest.raises(CircuitVAEError, match="features in no semantic group"):

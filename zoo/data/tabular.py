@@ -273,8 +273,10 @@ class TabularDataset:
         """Group name -> feature names for the semantic, correlation or random grouping.
 
         correlation: clusters of :func:`correlation_clusters` on the train split
-        (tau = 0.5) [our choice]; random: features shuffled with ``seed`` and cut into the
-        semantic group sizes (in the semantic groups' order) [our choice].
+        (tau = 0.5) [our choice]; random: whole features shuffled with ``seed`` and cut into the
+        semantic groups' feature counts (in the semantic groups' order) [our choice], for the
+        metrics that need whole features (FGD). The random control of the interventions is
+        column-level: see :meth:`group_columns`.
         """
         if kind == "semantic":
             return {g: list(m) for g, m in self.groups.items()}
@@ -310,7 +312,20 @@ class TabularDataset:
         return cached[2]
 
     def group_columns(self, kind: GroupKind = "semantic", seed: int = 0) -> dict[str, list[int]]:
-        """Group name -> model-space columns (a validated partition of all columns)."""
+        """Group name -> model-space columns (a validated partition of all columns).
+
+        ``"random"`` is the control of methods.md section 1: the model-space columns shuffled
+        with ``seed`` and cut into groups of the semantic groups' column counts (in their order),
+        so a random group may hold part of a categorical's one-hot block.
+        """
+        if kind == "random":
+            sizes = [len(cols) for cols in self._columns_of(self.groups).values()]
+            perm = np.random.default_rng(seed).permutation(self.n_columns)
+            cuts = np.cumsum([0, *sizes])
+            out = {f"random_{i}": sorted(int(c) for c in perm[cuts[i]:cuts[i + 1]])
+                   for i in range(len(sizes))}
+            column_groups(out, self.n_columns)
+            return out
         return self._columns_of(self.feature_groups(kind, seed))
 
     def __repr__(self) -> str:

@@ -22,7 +22,8 @@ def test_hidden_sites_are_leaves_without_the_output_layer(mlp):
     assert "encoder" not in names and "decoder" not in names  # containers
     assert "decoder.4" not in names  # output layer (size P)
     assert "hook_mu" not in names and "fc_mu" not in names  # latent part
-    assert [s.name for s in hidden_sites(mlp, "decoder")] == [f"decoder.{i}" for i in range(4)]
+    # each hidden unit once: the ReLU outputs, not also the Linear outputs that feed them
+    assert [s.name for s in hidden_sites(mlp, "decoder")] == ["decoder.1", "decoder.3"]
     with pytest.raises(cv.CircuitVAEError, match="layers must be"):
         hidden_sites(mlp, "middle")
 

@@ -44,14 +44,16 @@ def test_tabular_rows_are_resolved_and_encoded_once(circuit_models, tabular, mon
         assert [len(x) for x in encodes] == [40, len(tabular.train), len(tabular.test)]
 
 
-def test_factor_metrics_reuse_the_encoded_rows(conv_vae, fake_images, monkeypatch):
+def test_factor_metrics_encode_their_own_samples(conv_vae, fake_images, monkeypatch):
+    """The analysed rows are encoded once; DCI, MIG and SAP draw and encode their own
+    n_score_train / n_score_eval ground-truth samples (in batches of 100, as dlib)."""
     passes = _record(monkeypatch, sys.modules["circuitvae.hooks"], "run_unchecked")
-    df = cv.analyze(conv_vae, fake_images, n=30, k=3, n_score_train=60, n_score_eval=30,
+    df = cv.analyze(conv_vae, fake_images, n=30, k=3, n_score_train=150, n_score_eval=30,
                     metrics=["dci/mig/sap", "ces"])
     row = df.iloc[0]
     assert np.isfinite(row.dci_disentanglement) and np.isfinite(row.ces_calibrated)
     encodes = [args[1] for args, kw in passes if kw.get("method") == "encode"]
-    assert [len(x) for x in encodes] == [30]
+    assert [len(x) for x in encodes] == [30, 100, 50, 30]
 
 
 def test_the_column_table_is_the_one_source_of_names():
@@ -63,7 +65,7 @@ def test_the_column_table_is_the_one_source_of_names():
     assert set(INTERVENTIONAL) == {
         *STEPS["ces"], *STEPS["specificity"], *STEPS["modularity"],
         *STEPS["modularity_random"], *STEPS["modularity_correlation"], *STEPS["mse"],
-        *STEPS["vq"]}
+        *STEPS["vq"], *STEPS["scales"]}
 
 
 def test_a_step_returns_only_its_own_columns(circuit_models, tabular):
@@ -80,5 +82,6 @@ def test_a_step_returns_only_its_own_columns(circuit_models, tabular):
             continue
         assert set(step.run(ctx)) <= set(step.columns), step.name
         ran.append(step.name)
-    assert ran == ["ces", "specificity", "modularity", "modularity_random", "fgd", "mse", "auc"]
+    assert ran == ["ces", "specificity", "scales", "modularity", "modularity_random", "fgd",
+                   "mse", "auc"]
     assert ctx.computed("calibrated") and ctx.computed("fixed")
