@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated subset of the study's seeds (default: all)")
     r.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile setting (JSON value), e.g. --set epochs=2")
+    r.add_argument("--device", default=None,
+                   help="shorthand for --set device=DEVICE (e.g. cuda), for studies with a "
+                        "device setting")
     r.add_argument("--no-retry-failed", action="store_true",
                    help="keep failed/skipped rows instead of re-running them")
     r.add_argument("--no-report", action="store_true", help="do not write the report")
@@ -116,8 +119,11 @@ def _run(a: argparse.Namespace) -> int:
 
     study = get_study(a.study)
     # every name and setting is checked here, before a single run starts
+    overrides = dict(a.set)
+    if a.device is not None:
+        overrides["device"] = a.device
     grid = study.grid(a.profile, architectures=a.architectures, datasets=a.datasets,
-                      seeds=a.seeds, **dict(a.set))
+                      seeds=a.seeds, **overrides)
     summary = run_study(study, grid, a.out, workers=a.workers, executor=a.executor,
                         retry_failed=not a.no_retry_failed, progress=not a.quiet,
                         ray_address=a.ray_address)

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from circuitvae.protocol import CircuitVAEError, Split, as_tensor, model_device
+from circuitvae.protocol import CircuitVAEError, Split, as_tensor, model_device, to_model_placement
 
 from .models.base import ZooModel
 from .models.checkpoint import save
@@ -110,7 +110,7 @@ def train(
             f"training data has rows of shape {tuple(x.shape[1:])}, but the model expects "
             f"{tuple(model.input_shape)}"
         )
-    x = x.to(device)
+    x = to_model_placement(model, x)  # the model's device and floating dtype
     train_idx, val_idx = split_validation(x.shape[0], cfg.val_fraction, cfg.seed)
     x_train, x_val = x[train_idx.to(device)], x[val_idx.to(device)]
 

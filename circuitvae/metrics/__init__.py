@@ -2,12 +2,14 @@
 
 Causal metrics (built on the intervention levels): :func:`ces`, :func:`specificity`,
 :func:`modularity`, :func:`code_swap` (VQ models). Model quality: :func:`reconstruction`,
-:func:`downstream_auc`. Disentanglement scores (reference ports): :mod:`.dci`, :mod:`.mig`,
+:func:`downstream_auc`, :func:`latent_activity` (training adequacy: active latent
+dimensions). Disentanglement scores (reference ports): :mod:`.dci`, :mod:`.mig`,
 :mod:`.sap`, :mod:`.factor_vae_score`, :mod:`.beta_vae_score`, :mod:`.fgd`, :mod:`.ridgeway`.
 :func:`analyze` runs them all for one model.
 """
 
 from ._ground_truth import representation_function
+from .adequacy import LatentActivity, latent_activity
 from .analyze import COLUMNS, INTERVENTIONAL, METRIC_COLUMNS, STEP_TABLE, STEPS, analyze
 from .ces import CESResult, ces
 from .discrete import CodeSwapResult, code_swap
@@ -24,6 +26,7 @@ __all__ = [
     "STEP_TABLE",
     "CESResult",
     "CodeSwapResult",
+    "LatentActivity",
     "DownstreamResult",
     "ModularityResult",
     "ReconstructionResult",
@@ -32,6 +35,7 @@ __all__ = [
     "ces",
     "code_swap",
     "downstream_auc",
+    "latent_activity",
     "modularity",
     "profile_modularity",
     "reconstruction",

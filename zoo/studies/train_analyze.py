@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
+from circuitvae.metrics.adequacy import latent_activity
 from circuitvae.metrics.analyze import METRIC_COLUMNS, analyze
 from circuitvae.protocol import CircuitVAEError
 from circuitvae.study import (
@@ -86,6 +91,8 @@ class TrainAnalyzeSettings:
     model: dict[str, Any] = field(default_factory=dict)
     #: extra circuitvae.analyze() keyword arguments (e.g. {"metrics": "interventional"})
     analysis: dict[str, Any] = field(default_factory=dict)
+    #: where the model trains and is analysed: "cpu", "cuda", "cuda:<n>" or "mps"
+    device: str = "cpu"
     #: settings that replace the ones above on image datasets
     image: dict[str, Any] = field(default_factory=dict)
 
@@ -106,6 +113,9 @@ class TrainAnalyzeSettings:
             check_value(f"image.{k}", v, types[k])
         _check_analysis_keys(self.analysis)
         _check_model_keys(self.model)
+        if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device):
+            raise SettingsError(f"setting 'device' must be 'cpu', 'cuda', 'cuda:<n>' or 'mps', "
+                                f"got {self.device!r}")
 
     def for_dataset(self, dataset: str) -> TrainAnalyzeSettings:
         """The settings of a run on ``dataset``: ``image`` applied on image datasets."""
@@ -163,7 +173,7 @@ def train_and_analyze(spec: RunSpec) -> dict[str, Any]:
         raise SkipRun(str(e)) from e
     t_data = time.perf_counter()
 
-    model = build(spec.architecture, dataset=data, seed=spec.seed, **s.model)
+    model = build(spec.architecture, dataset=data, seed=spec.seed, **s.model).to(s.device)
     train_kw: dict[str, Any] = {"seed": spec.seed, "max_epochs": s.epochs}
     if s.patience is not None:
         train_kw["patience"] = s.patience
@@ -179,8 +189,11 @@ def train_and_analyze(spec: RunSpec) -> dict[str, Any]:
     values = row.iloc[0].to_dict()
     metrics = {c: values.pop(c) for c in METRIC_COLUMNS if c in values}
     record = getattr(model, "training_record", {}) or {}
+    adequacy = training_adequacy(model, data, seed=spec.seed)
+    metrics.update({k: adequacy[k] for k in ADEQUACY_COLUMNS})
     return {
         "metrics": metrics,
+        "adequacy": adequacy,
         "analysis": values,
         "config": {"model": _config_dict(model), "training": record.get("config", {}),
                    "epochs_run": record.get("epochs_run"),
@@ -193,8 +206,37 @@ def train_and_analyze(spec: RunSpec) -> dict[str, Any]:
     }
 
 
+#: the training-adequacy columns every run adds to its metrics (methods.md section 7)
+ADEQUACY_COLUMNS = ("active_dims", "epochs_run", "train_loss", "val_loss")
+
+
+def training_adequacy(model: Any, data: Any, *, seed: int = 0) -> dict[str, Any]:
+    """How well a run trained (methods.md section 7): active latent dimensions on the test split
+    (mean KL per dimension > 0.01 nats; NaN for a vector-quantized model, which has no Gaussian
+    KL), epochs run, and the last epoch's train and validation loss."""
+    history = list(getattr(model, "history", None) or [])
+    last = history[-1] if history else {}
+    out: dict[str, Any] = {
+        "epochs_run": len(history),
+        "train_loss": float(last.get("train_loss", math.nan)),
+        "val_loss": float(last.get("val_loss", math.nan)),
+    }
+    try:
+        activity = latent_activity(model, data, seed=seed)
+    except CircuitVAEError as err:
+        out.update(active_dims=math.nan, kl_per_dim=None, active_dims_note=str(err))
+    else:
+        out.update(active_dims=activity.active_dims,
+                   kl_per_dim=[float(v) for v in activity.kl_per_dim],
+                   active_threshold_nats=activity.threshold)
+    return out
+
+
 def prepare_data(grid: GridSpec) -> None:
-    """Before the first run: make sure every downloadable (UCI) dataset of ``grid`` is on disk.
+    """Before the first run: check the device and make sure every UCI dataset of ``grid`` is on
+    disk.
+
+    A ``cuda`` (or ``mps``) device that torch cannot see stops the study at once.
 
     On a networked machine this downloads the missing UCI files once; offline, with the files
     neither in ``data_root`` nor ``$CIRCUITVAE_DATA`` nor the cache, it stops the study at once
@@ -202,6 +244,12 @@ def prepare_data(grid: GridSpec) -> None:
     dozens of skipped runs. Image datasets are not checked: absent ones are skipped run by run
     and listed in the report.
     """
+    device = grid.settings.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise CircuitVAEError(f"setting device={device!r}, but torch sees no CUDA device here "
+                              f"(torch {torch.__version__}); use device='cpu'")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise CircuitVAEError("setting device='mps', but torch sees no MPS device here")
     problems = []
     for dataset in dict.fromkeys(grid.datasets):
         if dataset not in SPECS:
