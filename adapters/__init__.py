@@ -30,16 +30,22 @@ def wrap(
     latent_dim: int | None = None,
     input_shape: tuple[int, ...] | None = None,
     scale: str = "logvar",
+    output: str = "auto",
     backend: str | None = None,
 ) -> Any:
     """Bring ``model`` (or ``encode``/``decode`` functions) to the VAE protocol.
 
-    ``scale`` says how to read the second element of a ``(mu, s)`` tuple: ``"logvar"``
-    (default), ``"std"`` or ``"var"``. ``input_shape`` (one row) lets the engine check inputs
-    and list sites without an example. ``backend`` is the default hook backend of the result.
+    No argument is needed for a module with ``encode``/``decode``: the input shape and the
+    latent size are found on the first batch the engine is given (a probe ``encode`` of two
+    rows), and the sites with them; ``latent_dim`` and ``input_shape`` (one row) set them up
+    front. ``scale`` says how to read the second element of a ``(mu, s)`` tuple: ``"logvar"``
+    (default), ``"std"`` or ``"var"`` (dicts are read by their keys: ``logvar``, ``log_std``,
+    ``std``, ``var``...). ``output="logits"`` declares a Bernoulli decoder that returns logits
+    (they become probabilities); ``"raw"`` analyses the decoder's values as they are.
+    ``backend`` is the default hook backend of the result.
     """
     options: dict[str, Any] = {"latent_dim": latent_dim, "input_shape": input_shape,
-                               "scale": scale}
+                               "scale": scale, "output": output}
     if backend is not None:
         options["backend"] = backend
     if model is None:

@@ -17,10 +17,17 @@ from torch import Tensor, nn
 
 from circuitvae.protocol import NotAVAEError, Posterior
 
-MEAN_KEYS = ("mean", "mu", "loc", "z_mean", "embedding")
-LOGVAR_KEYS = ("logvar", "log_var", "log_variance", "log_covariance", "z_logvar")
+MEAN_KEYS = ("mean", "mu", "loc", "z_mean", "z_mu", "embedding")
+LOGVAR_KEYS = ("logvar", "log_var", "log_variance", "log_covariance", "z_logvar", "z_log_var")
+LOG_STD_KEYS = ("log_std", "log_sigma", "log_scale")
 STD_KEYS = ("std", "scale", "sigma")
-OUTPUT_KEYS = ("reconstruction", "recon", "x_hat", "x_recon", "output", "mean", "logits")
+VAR_KEYS = ("var", "variance")
+#: keys an encoder may return beside the posterior's parameters (a sample of z): not read
+SAMPLE_KEYS = ("z", "sample", "z_sample", "latent")
+OUTPUT_KEYS = ("reconstruction", "recon", "x_hat", "x_recon", "output", "mean", "probs")
+#: decode outputs that are logits: used only where the likelihood is declared (output=)
+LOGIT_KEYS = ("logits", "x_logits")
+OUTPUTS = ("auto", "logits", "raw")
 
 
 def to_posterior(raw: Any, *, scale: str = "logvar", where: str = "encode") -> Posterior:
@@ -41,16 +48,7 @@ def to_posterior(raw: Any, *, scale: str = "logvar", where: str = "encode") -> P
     if isinstance(raw, torch.distributions.Normal):
         return Posterior(raw.loc, 2.0 * torch.log(raw.scale))
     if isinstance(raw, Mapping):
-        mean = _first(raw, MEAN_KEYS)
-        if mean is None:
-            raise NotAVAEError(
-                f"{where} returned a mapping with keys {list(raw)}; none is a mean "
-                f"({', '.join(MEAN_KEYS)}). Use circuitvae.wrap(encode=..., decode=..., module=m)"
-            )
-        logvar = _first(raw, LOGVAR_KEYS)
-        if logvar is None and (std := _first(raw, STD_KEYS)) is not None:
-            logvar = 2.0 * torch.log(std)
-        return Posterior(mean, logvar)
+        return _mapping_posterior(raw, where)
     if isinstance(raw, tuple | list) and len(raw) == 2 and all(isinstance(t, Tensor) for t in raw):
         mean, second = raw
         if scale == "logvar":
@@ -68,26 +66,94 @@ def to_posterior(raw: Any, *, scale: str = "logvar", where: str = "encode") -> P
     )
 
 
-def to_output(raw: Any, *, where: str = "decode") -> Tensor:
-    """Read the reconstruction from the common return shapes of ``decode``."""
-    if isinstance(raw, Tensor):
-        return raw
+def _mapping_posterior(raw: Mapping[str, Any], where: str) -> Posterior:
+    """A posterior from a dict: one mean key and at most one spread key (log-variance, log-std,
+    std or variance, each converted to the log-variance); any other key is an error, never a
+    silent drop (a sample of z under :data:`SAMPLE_KEYS` is allowed and not read)."""
+    mean_key = _first_key(raw, MEAN_KEYS)
+    if mean_key is None:
+        raise NotAVAEError(
+            f"{where} returned a mapping with keys {list(raw)}; none is a mean "
+            f"({', '.join(MEAN_KEYS)}). Use circuitvae.wrap(encode=..., decode=..., module=m)"
+        )
+    spreads = [(k, kind) for keys, kind in ((LOGVAR_KEYS, "logvar"), (LOG_STD_KEYS, "log_std"),
+                                            (STD_KEYS, "std"), (VAR_KEYS, "var"))
+               for k in keys if k in raw and raw[k] is not None]
+    known = {mean_key, *(k for k, _ in spreads), *SAMPLE_KEYS}
+    unknown = [k for k in raw if k not in known and raw[k] is not None]
+    if len(spreads) > 1 or unknown:
+        extra = [k for k, _ in spreads[1:]] + unknown
+        raise NotAVAEError(
+            f"{where} returned a mapping with keys {list(raw)}: mean {mean_key!r}, but "
+            f"{extra} cannot be read unambiguously. Understood spreads: log-variance "
+            f"({', '.join(LOGVAR_KEYS)}), log-std ({', '.join(LOG_STD_KEYS)}), std "
+            f"({', '.join(STD_KEYS)}), variance ({', '.join(VAR_KEYS)}); or pass "
+            "encode=lambda x: (mu, logvar) to circuitvae.wrap"
+        )
+    mean = raw[mean_key]
+    if not spreads:
+        return Posterior(mean, None)
+    key, kind = spreads[0]
+    s = raw[key]
+    if kind == "log_std":
+        return Posterior(mean, 2.0 * s)
+    if kind == "std":
+        return Posterior(mean, 2.0 * torch.log(s))
+    if kind == "var":
+        return Posterior(mean, torch.log(s))
+    return Posterior(mean, s)
+
+
+def to_output(raw: Any, *, where: str = "decode", output: str = "auto") -> Tensor:
+    """Read the reconstruction from the common return shapes of ``decode``.
+
+    ``output="logits"`` declares a Bernoulli likelihood: the returned logits (a tensor, or the
+    ``logits`` of a dict or distribution) become probabilities by a sigmoid. ``"raw"`` takes the
+    returned values as they are. ``"auto"`` (default) reads tensors, distributions (their mean)
+    and dicts with an output key, and refuses a dict of logits (it cannot know the likelihood).
+    """
+    if output not in OUTPUTS:
+        raise NotAVAEError(f"output must be one of {OUTPUTS}, got {output!r}")
     if isinstance(raw, torch.distributions.Distribution):
+        if output == "logits" and hasattr(raw, "logits"):
+            return torch.sigmoid(raw.logits)
         return raw.mean
     if isinstance(raw, Mapping):
-        out = _first(raw, OUTPUT_KEYS)
-        if out is not None:
-            return out
-        raise NotAVAEError(f"{where} returned a mapping with keys {list(raw)}; none is an output")
+        return _mapping_output(raw, where, output)
     if isinstance(raw, tuple | list) and raw and isinstance(raw[0], Tensor):
-        return raw[0]
+        raw = raw[0]
+    if isinstance(raw, Tensor):
+        return torch.sigmoid(raw) if output == "logits" else raw
     raise NotAVAEError(f"{where} returned {type(raw).__name__}; expected a tensor")
 
 
-def _first(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+def _mapping_output(raw: Mapping[str, Any], where: str, output: str) -> Tensor:
+    logits_key = _first_key(raw, LOGIT_KEYS)
+    out_key = _first_key(raw, OUTPUT_KEYS)
+    if output == "logits":
+        key = logits_key or out_key
+        if key is None:
+            raise NotAVAEError(f"{where} returned a mapping with keys {list(raw)}; none is an "
+                               f"output ({', '.join(LOGIT_KEYS + OUTPUT_KEYS)})")
+        return torch.sigmoid(raw[key])
+    if out_key is not None:
+        return raw[out_key]
+    if logits_key is not None:
+        if output == "raw":
+            return raw[logits_key]
+        raise NotAVAEError(
+            f"{where} returned {logits_key!r}: logits, not a reconstruction. Declare the "
+            "likelihood: circuitvae.wrap(model, output='logits') turns Bernoulli logits into "
+            "probabilities (a sigmoid); output='raw' analyses the logits as they are"
+        )
+    raise NotAVAEError(f"{where} returned a mapping with keys {list(raw)}; none is an output "
+                       f"({', '.join(OUTPUT_KEYS)})")
+
+
+def _first_key(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> str | None:
     for key in keys:
         if key in mapping and mapping[key] is not None:
-            return mapping[key]
+            return key
     return None
 
 
@@ -105,6 +171,7 @@ class WrappedVAE(nn.Module):
         latent_dim: int | None = None,
         input_shape: tuple[int, ...] | None = None,
         scale: str = "logvar",
+        output: str = "auto",
         backend: str = "torch",
     ) -> None:
         super().__init__()
@@ -116,9 +183,14 @@ class WrappedVAE(nn.Module):
         self._encode_fn = encode_fn
         self._decode_fn = decode_fn
         self._scale = scale
+        if output not in OUTPUTS:
+            raise NotAVAEError(f"output must be one of {OUTPUTS}, got {output!r}")
+        self._output = output
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.backend = backend
-        self.latent_dim = latent_dim if latent_dim is not None else self._infer_latent_dim()
+        self.latent_dim: int | None = latent_dim if latent_dim is not None else self._latent_attr()
+        if self.latent_dim is None and self.input_shape is not None:
+            self.latent_dim = self._probe(torch.zeros(2, *self.input_shape), "input_shape=")
 
     def encode(self, x: Tensor) -> Posterior:
         post = to_posterior(self._encode_fn(x), scale=self._scale)
@@ -127,7 +199,7 @@ class WrappedVAE(nn.Module):
         return Posterior(mean, logvar)
 
     def decode(self, z: Tensor) -> Tensor:
-        return to_output(self._decode_fn(self.hook_z(z)))
+        return to_output(self._decode_fn(self.hook_z(z)), output=self._output)
 
     def forward(self, x: Tensor) -> Tensor:
         """Deterministic reconstruction ``decode(encode(x).mean)``."""
@@ -141,18 +213,47 @@ class WrappedVAE(nn.Module):
                                   "hook_logvar": self.hook_logvar, "hook_z": self.hook_z}
         return self._site_modules
 
-    def _infer_latent_dim(self) -> int:
+    def discover(self, example: Tensor) -> None:
+        """Learn the input shape (one row of ``example``) and, when unknown, the latent size
+        from a probe pass: ``encode`` of the first two rows (no grad, eval mode). The engine
+        calls this with the first input batch it is given."""
+        self.input_shape = tuple(int(s) for s in example.shape[1:])
+        if self.latent_dim is None:
+            try:
+                self.latent_dim = self._probe(example[:2], "the first input batch")
+            except BaseException:
+                self.input_shape = None  # not learnt: the next batch tries again
+                raise
+
+    def _latent_attr(self) -> int | None:
         for attr in ("latent_dim", "z_dim", "zdim", "latent_size", "n_latent"):
             value = getattr(self.model, attr, None)
-            if isinstance(value, int):
+            if isinstance(value, int) and not isinstance(value, bool):
                 return value
-        if self.input_shape is not None:
+        return None
+
+    def _probe(self, example: Tensor, source: str) -> int:
+        """The latent size from ``encode(example)``; a failure says it was the probe."""
+        param = next(self.model.parameters(), None)
+        if param is not None:
+            example = example.to(device=param.device, dtype=param.dtype)
+        was_training = self.model.training
+        self.model.eval()
+        try:
             with torch.no_grad():
-                return int(math.prod(self.encode(torch.zeros(1, *self.input_shape)).mean.shape[1:]))
-        raise NotAVAEError(
-            f"cannot tell the latent size of {type(self.model).__name__}: it has no latent_dim "
-            "attribute; pass latent_dim= or input_shape= to circuitvae.wrap"
-        )
+                mean = self.encode(example).mean
+        except NotAVAEError:
+            raise
+        except Exception as err:  # noqa: BLE001 - re-raised with what the probe was
+            raise NotAVAEError(
+                f"the probe pass that finds the latent size of {type(self.model).__name__} "
+                f"failed: encode of a batch of shape {tuple(example.shape)} (from {source}) "
+                f"raised {type(err).__name__}: {err}. Check the input shape, or pass "
+                "latent_dim= to circuitvae.wrap"
+            ) from err
+        finally:
+            self.model.train(was_training)
+        return int(math.prod(mean.shape[1:]))
 
     def extra_repr(self) -> str:
         return f"latent_dim={self.latent_dim}, backend={self.backend!r}"

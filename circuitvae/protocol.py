@@ -318,11 +318,20 @@ def check_vae(model: Any) -> Any:
             "needs encode(x) -> Posterior and decode(z) -> Tensor. Bring it to the protocol with "
             "circuitvae.wrap(model) or circuitvae.wrap(encode=f, decode=g, module=m)."
         )
-    if not isinstance(getattr(model, "latent_dim", None), int):
+    latent_dim = getattr(model, "latent_dim", None)
+    if not isinstance(latent_dim, int) and not (latent_dim is None and pending_discovery(model)):
         raise NotAVAEError(
             f"{type(model).__name__} has no integer `latent_dim`; wrap it with circuitvae.wrap."
         )
     return model
+
+
+def pending_discovery(model: Any) -> bool:
+    """Whether ``model`` learns its input shape and latent size from the first batch it is
+    given (it has a ``discover(example)`` method and no ``input_shape`` yet), as a model wrapped
+    by ``circuitvae.wrap`` without arguments does."""
+    return callable(optional_attr(model, "discover")) and optional_attr(
+        model, "input_shape") is None
 
 
 def root_module(model: Any) -> nn.Module:
@@ -410,6 +419,8 @@ def check_input(model: Any, x: Any, *, name: str = "x") -> Tensor:
     """
     check_vae(model)
     t = as_tensor(x, name=name)
+    if pending_discovery(model):
+        model.discover(t)  # the first batch the engine sees: input shape and latent size
     shape = optional_attr(model, "input_shape")
     if shape is not None and tuple(t.shape[1:]) != tuple(shape):
         raise CircuitVAEError(
@@ -424,6 +435,12 @@ def check_latent(model: Any, z: Any, *, name: str = "z") -> Tensor:
     model's device in its dtype."""
     check_vae(model)
     t = as_tensor(z, name=name)
+    if model.latent_dim is None:
+        raise CircuitVAEError(
+            f"the latent size of {type(model).__name__} is not known yet: it is found on the "
+            "first input batch the engine sees (any call given inputs x), or pass latent_dim= "
+            "to circuitvae.wrap"
+        )
     if t.ndim != 2 or t.shape[1] != model.latent_dim:
         raise CircuitVAEError(
             f"latent batch has shape {tuple(t.shape)}; {type(model).__name__} decodes "

@@ -56,8 +56,9 @@ def site_table(model: Any, example: Tensor | None = None) -> tuple[Site, ...]:
         shape = getattr(model, "input_shape", None)
         if shape is None:
             raise CircuitVAEError(
-                f"cannot find the sites of {type(model).__name__}: it has no `input_shape`; pass "
-                "an example input, e.g. cv.sites(model, example=x[:2])"
+                f"cannot find the sites of {type(model).__name__} yet: it has no `input_shape` "
+                "and has seen no input; pass an example input, e.g. "
+                "cv.sites(model, example=x[:2]), or call any function with your data first"
             )
         example = torch.zeros((2, *shape))
     x = check_input(model, example, name="example")

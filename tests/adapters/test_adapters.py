@@ -197,8 +197,11 @@ def test_unadaptable_models_say_what_is_missing():
         def decode(self, z):
             return z
 
-    with pytest.raises(cv.NotAVAEError, match="pass latent_dim= or input_shape="):
-        cv.wrap(NoLatent())
+    # no latent_dim and no input_shape: no longer an error, found on the first batch
+    lazy = cv.wrap(NoLatent())
+    assert lazy.latent_dim is None
+    cv.run(lazy, torch.zeros(2, 3))
+    assert lazy.latent_dim == 3 and lazy.input_shape == (3,)
     with pytest.raises(cv.NotAVAEError, match="returned a 3-tuple"):
         bad = cv.wrap(encode=lambda x: (x, x, x), decode=lambda z: z, module=nn.Linear(1, 1),
                       latent_dim=1)

@@ -33,7 +33,7 @@ def test_sites_of_conv_model_have_per_row_shapes(tiny_conv):
 def test_sites_need_an_input_shape_or_example():
     model = cv.wrap(encode=lambda x: (x[:, :2], x[:, 2:4]), decode=lambda z: z,
                     module=torch.nn.Linear(1, 1), latent_dim=2)
-    with pytest.raises(cv.CircuitVAEError, match="has no `input_shape`; pass an example"):
+    with pytest.raises(cv.CircuitVAEError, match="has no `input_shape` and has seen no input"):
         cv.sites(model)
     assert "hook_z" in cv.sites(model, example=torch.zeros(2, 4))
 
