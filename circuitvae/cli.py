@@ -142,12 +142,14 @@ def _status(a: argparse.Namespace) -> int:
     grid = store.read_spec()
     if grid is None and not store.rows_dir.is_dir():
         raise CircuitVAEError(f"{a.out} is not a study folder (no study.json, no rows/)")
-    counts = store.counts(grid)
+    counts = store.counts(grid)  # sets aside unreadable or invalid row files first
     head = f"study {grid.name} ({grid.profile})" if grid else "study (no study.json)"
     print(f"{head}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     for rid, row in sorted(store.read_rows().items()):
-        if row.get("status") != "ok":
-            print(f"  {row.get('status')}: {rid}: {row.get('error')}")
+        if row["status"] != "ok":
+            print(f"  {row['status']}: {rid}: {row.get('error')}")
+    for name, why in store.invalid().items():
+        print(f"  invalid: rows/invalid/{name}: {why} (set aside and kept)")
     return 0
 
 
@@ -164,9 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     actions = {"list": _list, "run": _run, "status": _status, "report": _report}
     try:
         return actions[a.action](a)
-    except CircuitVAEError as e:
+    except (CircuitVAEError, OSError) as e:  # OSError: e.g. a folder we may not write
         print(f"circuitvae: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("circuitvae: interrupted (a study run resumes where it stopped when started "
+              "again)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ versions, timing and status, catching any exception so one failed run never stop
 The parent process writes each row atomically into the :class:`ResultStore` as soon as it
 arrives, so a killed study resumes where it stopped: finished runs (status ``ok``) are skipped;
 failed and skipped runs are retried unless ``retry_failed=False``.
+
+Several processes may run one grid on one folder at once (``circuitvae study run`` started
+twice, or on several machines sharing a filesystem whose ``flock`` works): each run is executed
+by one of them only, under its lock ``<out>/locks/<run_id>.lock``, taken before the run starts
+and released once its row is written; see :func:`run_study`.
 """
 
 from __future__ import annotations
@@ -19,20 +24,22 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..protocol import CircuitVAEError
 from .grid import GridSpec, RunSpec
-from .store import ResultStore
+from .store import ResultStore, _clean, row_problems
 from .study import SkipRun, Study, Task, get_study
 
 
 @dataclass(frozen=True)
 class StudySummary:
-    """What one call of :func:`run_study` did."""
+    """What one call of :func:`run_study` did: ``ran`` runs executed here (``ok`` + ``failed`` +
+    ``skipped``), ``already_done`` = ``total`` - ``ran`` runs finished before or, ``by_other`` of
+    them, by another runner during this call."""
 
     total: int
     already_done: int
@@ -41,6 +48,7 @@ class StudySummary:
     failed: int
     skipped: int
     out: Path
+    by_other: int = 0
 
 
 def _versions() -> dict[str, str]:
@@ -83,6 +91,10 @@ def execute_one(spec: RunSpec, task: Task) -> dict[str, Any]:
         else:
             row["metrics"] = result
         row["status"] = "ok"
+        problems = row_problems(_clean(row))
+        if problems:  # e.g. no metrics, or a metric that is no number
+            row.update(status="failed", error="the task's result is not a valid row: "
+                       + "; ".join(problems))
     except SkipRun as e:
         row.update(status="skipped", error=str(e), metrics={})
     except Exception as e:  # noqa: BLE001 - recorded in the row, the study goes on
@@ -129,6 +141,17 @@ def run_study(
     each run as a Ray task (needs the ``ray`` extra; connects to ``ray_address`` or starts a
     local Ray). With workers > 1 or Ray the task must be importable by name (a module-level
     function of an importable module). The study's ``prepare(grid)`` runs before the first run.
+
+    Several runners on one folder: ``study.json`` is compared and written under
+    ``<out>/.study.lock``, so the folder keeps the settings of its first grid and a grid with
+    other settings is refused, even when both start at once. This process starts a run only
+    while it holds the run's lock (taken without waiting, just before the run is submitted: at
+    most ``workers`` runs, or the Ray cluster's CPUs, are locked at a time) and only when no
+    finished row, nor one written since this call began, exists; it writes the row, then frees
+    the lock. Runs locked by another runner are left to it and waited for at the end: counted
+    in ``by_other`` once their row appears (even a failed one: a run is tried once per sweep),
+    run here when their runner died without writing one. No run is done twice, none is lost.
+    Leftover temporaries are removed first (:meth:`ResultStore.clean_temporaries`).
     """
     study = get_study(study)
     if grid.name != study.name:
@@ -138,53 +161,107 @@ def run_study(
     if executor not in ("local", "ray"):
         raise CircuitVAEError(f"executor must be 'local' or 'ray', got {executor!r}")
     store = ResultStore(out)
-    old = store.read_spec()
-    if old is not None and old.name != grid.name:
-        raise CircuitVAEError(f"{out} holds study {old.name!r}, not {grid.name!r}")
-    if old is not None and old.settings_dict() != grid.settings_dict():
-        raise CircuitVAEError(
-            f"{out} holds runs made with other settings ({old.profile}: "
-            f"{_changed(old.settings_dict(), grid.settings_dict())}); use another output "
-            f"folder for these settings"
-        )
-    store.write_spec(grid)
+    _fix_spec(store, grid)
+    since = time.time()
+    store.clean_temporaries()
     if study.prepare is not None:
         study.prepare(grid)  # e.g. check every data file before the first run
-    task = study.task
     keep = ("ok",) if retry_failed else ("ok", "failed", "skipped")
     done = store.finished(keep)
     runs = list(grid.runs())
     todo = [r for r in runs if r.run_id not in done]
     counts = {"ok": 0, "failed": 0, "skipped": 0}
-
-    def record(row: Mapping[str, Any], bar: Any) -> None:
-        store.write_row(row)
-        counts[row["status"]] += 1
-        bar.update(1)
-        bar.set_postfix(ok=counts["ok"], failed=counts["failed"], skipped=counts["skipped"])
+    busy: list[RunSpec] = []
+    by_other = 0
 
     with _progress(len(todo), f"study {grid.name}", progress) as bar:
-        if not todo:
-            pass
-        elif executor == "ray":
-            _run_ray(todo, task, record, bar, ray_address)
-        elif workers == 1:
-            for spec in todo:
-                record(execute_one(spec, task), bar)
-        else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-            ctx = multiprocessing.get_context("spawn")
-            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                       initargs=(threads,))
+
+        def claim(spec: RunSpec, blocking: bool) -> Any:
+            """The run's lock, held, when this process is to run it; else None."""
+            nonlocal by_other
+            lock = store.take_lock(spec.run_id, blocking=blocking)
+            if lock is None:
+                busy.append(spec)
+                return None
+            row = store.read_row(spec.run_id, locked=True)
+            if row is not None and (row["status"] in keep
+                                    or store.row_path(spec.run_id).stat().st_mtime >= since):
+                lock.release()  # another runner did it meanwhile
+                by_other += 1
+                bar.update(1)
+                return None
+            return lock
+
+        def record(row: Mapping[str, Any]) -> None:
+            store.write_row(row)
+            counts[row["status"]] += 1
+            bar.update(1)
+            bar.set_postfix(ok=counts["ok"], failed=counts["failed"],
+                            skipped=counts["skipped"])
+
+        if todo:
+            backend = (_Ray(study.task, workers, ray_address) if executor == "ray"
+                       else _Pool(study.task, workers) if workers > 1
+                       else _InProcess(study.task))
             try:
-                futures = [pool.submit(execute_one, spec, task) for spec in todo]
-                for fut in as_completed(futures):
-                    record(fut.result(), bar)
+                _drive(todo, lambda spec: claim(spec, False), backend, record)
+                waiting, busy[:] = list(busy), []
+                if waiting:
+                    bar.set_description(f"study {grid.name} (waiting for other runners)")
+                _drive(waiting, lambda spec: claim(spec, True), backend, record)
             finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+                backend.close()
     store.export()
-    return StudySummary(len(runs), len(runs) - len(todo), len(todo), counts["ok"],
-                        counts["failed"], counts["skipped"], Path(out))
+    ran = sum(counts.values())
+    return StudySummary(len(runs), len(runs) - ran, ran, counts["ok"], counts["failed"],
+                        counts["skipped"], Path(out), by_other)
+
+
+def _fix_spec(store: ResultStore, grid: GridSpec) -> None:
+    """Under the folder's lock: refuse a folder of another study or with other settings;
+    write ``study.json`` when it is absent or names another subset of the grid."""
+    with store.study_lock():
+        old = store.read_spec()
+        if old is not None and old.name != grid.name:
+            raise CircuitVAEError(f"{store.root} holds study {old.name!r}, not {grid.name!r}")
+        if old is not None and old.settings_dict() != grid.settings_dict():
+            raise CircuitVAEError(
+                f"{store.root} holds runs made with other settings ({old.profile}: "
+                f"{_changed(old.settings_dict(), grid.settings_dict())}); use another output "
+                f"folder for these settings"
+            )
+        if old is None or old.to_dict() != grid.to_dict():
+            store.write_spec(grid)
+
+
+def _drive(specs: list[RunSpec], claim: Callable[[RunSpec], Any], backend: Any,
+           record: Callable[[Mapping[str, Any]], None]) -> None:
+    """Run ``specs`` on ``backend``, at most ``backend.window`` at a time, each only when
+    ``claim(spec)`` gives its lock; the lock is released once its row is recorded (or on any
+    error)."""
+    queue = list(specs)
+    inflight: dict[Any, Any] = {}  # handle -> the run's lock
+    try:
+        while queue or inflight:
+            while queue and len(inflight) < backend.window:
+                spec = queue.pop(0)
+                lock = claim(spec)
+                if lock is None:
+                    continue
+                try:
+                    inflight[backend.submit(spec)] = lock
+                except BaseException:
+                    lock.release()
+                    raise
+            for handle in backend.ready(list(inflight)) if inflight else ():
+                lock = inflight.pop(handle)
+                try:
+                    record(backend.result(handle))
+                finally:
+                    lock.release()
+    finally:
+        for lock in inflight.values():
+            lock.release()
 
 
 def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
@@ -195,21 +272,76 @@ def _changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     return "; ".join(diffs)
 
 
-def _run_ray(todo: list[RunSpec], task: Task, record: Callable[..., None],
-             bar: Any, address: str | None) -> None:
-    try:
-        import ray
-    except ImportError as e:
-        raise CircuitVAEError(
-            "executor='ray' needs Ray: pip install 'circuitvae[ray]'"
-        ) from e
-    if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True)
-    remote = ray.remote(num_cpus=1)(execute_one)
-    pending = {remote.remote(spec, task): spec for spec in todo}
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        for ref in ready:
-            pending.pop(ref)
-            record(ray.get(ref), bar)
+# The executors: submit(spec) -> handle; ready(handles) -> the finished ones (at least one);
+# result(handle) -> the row; window: how many runs may be in flight; close().
 
+
+class _Finished:
+    """A run done at submission (the in-process executor)."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+
+
+class _InProcess:
+    window = 1
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def submit(self, spec: RunSpec) -> _Finished:
+        return _Finished(execute_one(spec, self.task))
+
+    def ready(self, handles: list[_Finished]) -> list[_Finished]:
+        return handles
+
+    def result(self, handle: _Finished) -> dict[str, Any]:
+        return handle.row
+
+    def close(self) -> None:
+        pass
+
+
+class _Pool(_InProcess):
+    def __init__(self, task: Task, workers: int) -> None:
+        self.task, self.window = task, workers
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(threads,))
+
+    def submit(self, spec: RunSpec) -> Any:
+        return self.pool.submit(execute_one, spec, self.task)
+
+    def ready(self, handles: list[Any]) -> list[Any]:
+        return list(wait(handles, return_when=FIRST_COMPLETED).done)
+
+    def result(self, handle: Any) -> dict[str, Any]:
+        return handle.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Ray(_InProcess):
+    def __init__(self, task: Task, workers: int, address: str | None) -> None:
+        try:
+            import ray
+        except ImportError as e:
+            raise CircuitVAEError(
+                "executor='ray' needs Ray: pip install 'circuitvae[ray]'"
+            ) from e
+        if not ray.is_initialized():
+            ray.init(address=address, ignore_reinit_error=True)
+        self.ray, self.task = ray, task
+        self.remote = ray.remote(num_cpus=1)(execute_one)
+        cpus = getattr(ray, "cluster_resources", dict)().get("CPU", 1)
+        self.window = max(workers, int(cpus))  # runs in flight (and locks held) at once
+
+    def submit(self, spec: RunSpec) -> Any:
+        return self.remote.remote(spec, self.task)
+
+    def ready(self, handles: list[Any]) -> list[Any]:
+        return self.ray.wait(handles, num_returns=1)[0]
+
+    def result(self, handle: Any) -> dict[str, Any]:
+        return self.ray.get(handle)

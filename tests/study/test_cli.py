@@ -11,8 +11,9 @@ from circuitvae.zoo.studies import TABULAR
 
 def _row(rid, status, error=None):
     arch, ds, seed = rid.split("__")
-    return {"run_id": rid, "architecture": arch, "dataset": ds, "seed": int(seed),
-            "status": status, "error": error, "metrics": {}}
+    return {"run_id": rid, "study": "tabular", "architecture": arch, "dataset": ds,
+            "seed": int(seed), "status": status, "error": error,
+            "metrics": {"mse": 1.0} if status == "ok" else {}}
 
 
 def cli_task(spec):
@@ -100,4 +101,4 @@ def test_version_and_list(capsys):
     assert main(["study", "list"]) == 0
     out = capsys.readouterr().out
     assert "tabular: Reproduction of the tabular paper" in out and "75 runs" in out
-    assert "image:" in out and "90 runs" in out and "profiles: quick, paper" in out
+    assert "image:" in out and "90 runs" in out and "profiles: quick, cpu, paper" in out
