@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._version import __version__ as __version__
 from .adapters import wrap
+from .dataset import Dataset
 from .hooks import Cache, Patch, RunResult, capture, patching, run, site_table, sites
 from .interventions import (
     LayerMediation,
@@ -61,6 +62,7 @@ from .protocol import (
 
 __all__ = [
     "Cache",
+    "Dataset",
     "CircuitVAEError",
     "DiscretePosterior",
     "Feature",

@@ -240,6 +240,13 @@ def group_manipulations(
             "feature-group swaps need tabular (N, columns) inputs; for images pass a dataset "
             "with ground-truth factors (sample_factors / sample_observations_from_factors)"
         )
+    if groups is None and features_of(data) is None and not isinstance(data, GroupsColumns):
+        raise CircuitVAEError(
+            "input manipulation needs groups of columns, and this data declares none (no "
+            "features= and groups=, no ground-truth factors). Pass groups= (a mapping name -> "
+            "columns), declare them with circuitvae.Dataset(..., features=..., groups=...), "
+            "or opt in to one group per column with groups='elements'"
+        )
     cg = resolve_groups(data, groups, int(np.prod(x.shape[1:])), seed=seed)
     return {
         name: swap_group(x, cols, seed + i)

@@ -10,7 +10,7 @@ import numpy as np
 from ..interventions.batching import hidden_sites, select_sites
 from ..interventions.input import GroupSpec, activation_profiles_unchecked, manipulations
 from ..interventions.latent import Scale
-from ..protocol import CircuitVAEError
+from ..protocol import CircuitVAEError, pending_discovery, resolve_inputs
 from .sweep_setup import calibrated_sweep
 
 
@@ -105,8 +105,10 @@ def modularity(
     if profile not in ("abs", "signed"):
         raise CircuitVAEError(f"profile must be 'abs' or 'signed', got {profile!r}")
     if level == "group":
+        if pending_discovery(model):  # a lazily wrapped model learns its sites from the data
+            resolve_inputs(data, model, n=1)
+        chosen = select_sites(model, sites, hidden_sites(model, layers))  # sites first
         x, variants = manipulations(model, data, groups, n=n, seed=seed)
-        chosen = select_sites(model, sites, hidden_sites(model, layers))
         prof = activation_profiles_unchecked(
             model, x, variants, sites=[s.name for s in chosen], profile=profile,
             max_batch_rows=max_batch_rows, verbose=verbose,
