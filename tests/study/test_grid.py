@@ -45,7 +45,8 @@ def test_bad_grids():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"profile": "slow"}, r"unknown profile 'slow' of study 'tabular'; choose one of quick, paper"),
+    ({"profile": "slow"},
+     r"unknown profile 'slow' of study 'tabular'; choose one of quick, cpu, paper"),
     ({"architectures": ["vea"]},
      r"unknown architecture\(s\) 'vea' for study 'tabular'; valid architectures: vae, beta_vae"),
     ({"architectures": ["vq_vae"]}, r"unknown architecture\(s\) 'vq_vae'"),
@@ -109,3 +110,12 @@ def test_study_machinery_does_not_import_the_zoo():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_the_cpu_profile_trains_tabular_runs_as_the_paper_does():
+    cpu, paper = TABULAR.settings("cpu"), TABULAR.settings("paper")
+    adult, paper_adult = cpu.for_dataset("adult"), paper.for_dataset("adult")
+    assert adult == paper_adult  # all rows, 100 epochs, patience 20, the paper's analysis
+    d = cpu.for_dataset("dsprites")
+    assert (d.batch_size, d.epochs, d.n_train, d.analysis_n) == (64, 40, 5000, 300)
+    assert d.patience == 20 and "cpu" not in TABULAR.withhold_verdicts
