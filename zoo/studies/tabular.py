@@ -230,7 +230,7 @@ def withhold_quick(study: Study) -> Study:
     reason = (f"quick-profile models are barely trained ({q.epochs} epochs on "
               f"{q.n_train:,} training rows, analysis of {q.analysis_n} rows): the profile is a "
               "smoke run of the pipeline, and its numbers are no evidence for or against the "
-              "papers. Run the `paper` profile for verdicts.")
+              "papers. Run the `cpu` (or, on a GPU, `paper`) profile for verdicts.")
     return dataclasses.replace(study, withhold_verdicts={"quick": reason})
 
 
