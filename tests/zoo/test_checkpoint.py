@@ -48,7 +48,7 @@ def test_corrupted_checkpoints_raise_clear_errors(tiny, tmp_path):
 
     data = weights.read_bytes()
     weights.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+    with pytest.raises(CheckpointError, match="modified or corrupted"):
         load(folder)
     weights.write_bytes(data)
 
@@ -66,7 +66,92 @@ def test_corrupted_checkpoints_raise_clear_errors(tiny, tmp_path):
     meta = json.loads(good_json)
     meta["config"]["latent_dim"] = 5
     config.write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="does not match the architecture"):
+    with pytest.raises(CheckpointError, match="wrong shape or dtype"):
         load(folder)
     with pytest.raises(CheckpointError, match="no config.json"):
         load(tmp_path / "missing")
+
+
+def _checkpoint(tiny, tmp_path, name="beta_vae"):
+    folder = save(build(name, input_shape=(6,), seed=0, **tiny(name)), tmp_path / "c")
+    return folder, folder / "model.safetensors", folder / "config.json"
+
+
+def test_the_weights_hash_is_recorded_and_checked(tiny, tmp_path):
+    folder, weights, config = _checkpoint(tiny, tmp_path)
+    meta = json.loads(config.read_text())
+    import hashlib
+
+    assert meta["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    data = bytearray(weights.read_bytes())
+    data[-100:] = bytes(100)  # 100 overwritten bytes of weights, same length
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="the weights were modified or corrupted"):
+        load(folder)
+
+
+def test_a_missing_config_field_is_an_error_not_a_default(tiny, tmp_path):
+    folder, _, config = _checkpoint(tiny, tmp_path)
+    meta = json.loads(config.read_text())
+    del meta["config"]["beta"]
+    config.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"lacks the field\(s\) beta of BetaVAEConfig"):
+        load(folder)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("hidden", "abc", "config setting 'hidden' must be tuple"),
+    ("beta", "4", "config setting 'beta' must be float"),
+    ("latent_dim", 2.5, "config setting 'latent_dim' must be int or None"),
+])
+def test_config_values_of_the_wrong_type_are_named(tiny, tmp_path, field, value, message):
+    folder, _, config = _checkpoint(tiny, tmp_path)
+    meta = json.loads(config.read_text())
+    meta["config"][field] = value
+    config.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=message):
+        load(folder)
+
+
+def test_a_null_config_is_named(tiny, tmp_path):
+    folder, _, config = _checkpoint(tiny, tmp_path)
+    meta = json.loads(config.read_text())
+    config.write_text(json.dumps({**meta, "config": None}))
+    with pytest.raises(CheckpointError, match="'config' must be an object"):
+        load(folder)
+
+
+def test_an_edited_architecture_does_not_load_as_the_other_class(tiny, tmp_path):
+    # a VAE and a beta-VAE have the same tensors: only the recorded architecture tells them apart
+    folder, _, config = _checkpoint(tiny, tmp_path, "vae")
+    meta = json.loads(config.read_text())
+    meta["architecture"] = "beta_vae"
+    meta["config"]["beta"] = 4.0
+    config.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="holds 'vae' weights, but config.json says "
+                                              "'beta_vae'"):
+        load(folder)
+
+
+def test_tensors_of_the_wrong_dtype_are_errors(tiny, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder, weights, config = _checkpoint(tiny, tmp_path, "vae")
+    state = {k: v.double() for k, v in load_file(str(weights)).items()}
+    save_file(state, str(weights), metadata={"architecture": "vae"})
+    meta = json.loads(config.read_text())
+    import hashlib
+
+    meta["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    config.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="wrong shape or dtype.*torch.float64"):
+        load(folder)
+
+
+def test_an_older_checkpoint_without_a_hash_loads_with_a_warning(tiny, tmp_path):
+    folder, _, config = _checkpoint(tiny, tmp_path)
+    meta = json.loads(config.read_text())
+    del meta["weights_sha256"]
+    config.write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="records no weights_sha256"):
+        load(folder)
