@@ -8,7 +8,9 @@ end the weights of the best epoch are restored and the model is returned in eval
 
 Determinism: every random choice (validation split, batch order, reparameterization noise,
 FactorVAE's permutations) uses explicit ``torch.Generator`` objects seeded from ``seed``; the
-global RNG is not touched. Same model initialisation + same seed => bit-identical weights on CPU.
+global RNG is not touched. Same model initialisation + same seed + same torch build and thread
+count => bit-identical weights on CPU (another thread count changes the order of torch's parallel
+sums, so the last bits, and more for FactorVAE; see docs/zoo.md).
 FactorVAE's discriminator is trained in the same loop with its own Adam optimizer.
 """
 

@@ -61,6 +61,15 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _torch_threads() -> int | None:
+    """torch's intra-op thread count in this process (it changes the last bits of results)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return None
+    return int(torch.get_num_threads())
+
+
 def execute_one(spec: RunSpec, task: Task) -> dict[str, Any]:
     """Run one task and return its result row (never raises for an ``Exception`` in the task).
 
@@ -76,6 +85,7 @@ def execute_one(spec: RunSpec, task: Task) -> dict[str, Any]:
         "seed": spec.seed,
         "settings": spec.to_dict()["settings"],
         "versions": _versions(),
+        "torch_threads": _torch_threads(),
         "error": None,
         "traceback": None,
     }

@@ -23,6 +23,9 @@ def test_runs_every_run_once_and_stores_rows(tmp_path, study, tiny_grid, metrics
     assert row["metrics"] == pytest.approx(metrics_of(spec))
     assert row["provenance"] == {"dataset": "adult", "fake": True}
     assert row["settings"]["n_train"] == 2000 and "torch" in row["versions"]
+    import torch
+
+    assert row["torch_threads"] == torch.get_num_threads()  # results depend on it
     assert row["timing"]["wall_s"] >= 0
     assert (tmp_path / "results.csv").is_file() and (tmp_path / "study.json").is_file()
 
@@ -138,7 +141,7 @@ def test_worker_processes(tmp_path, study, tiny_grid, monkeypatch):
     assert {r["metrics"]["ces_calibrated"] for r in rows.values()} == {42.0, 123.0}
     import os
 
-    assert all(r["metrics"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
+    assert all(r["metrics"]["threads"] == r["torch_threads"] == max(1, (os.cpu_count() or 1) // 2)
                for r in rows.values())
 
 
