@@ -234,6 +234,17 @@ def test_celeba_reader(tmp_path, no_env):
         load_dataset("celeba", root=tmp_path / "nowhere")
 
 
+@pytest.mark.parametrize("name", ["../../secret.jpg", "/etc/passwd", "sub/000001.jpg",
+                                  "..", "C:evil.jpg", "a\\b.jpg"])
+def test_celeba_image_names_must_stay_inside_the_folder(tmp_path, no_env, name):
+    d = tmp_path / "celeba"
+    (d / "img_align_celeba").mkdir(parents=True)
+    lines = ["1", " ".join(f"Attr_{i}" for i in range(40)), f"{name} " + " ".join(["1"] * 40)]
+    (d / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 3: image name .* is not a plain file name"):
+        load_dataset("celeba", root=tmp_path)
+
+
 def test_too_many_rows_requested(tmp_path):
     np.savez(tmp_path / "m.npz", images=np.zeros((12, 64, 64, 3), dtype=np.uint8))
     with pytest.raises(CircuitVAEError, match="fewer than n_train \\+ n_test = 20"):

@@ -43,7 +43,20 @@ def read_attributes(path: Path) -> tuple[list[str], list[str], np.ndarray]:
             not np.isin(table, (-1, 1)).all():
         raise DataError(f"{path}: header says {count} images of {len(names)} attributes in "
                         f"{{-1, 1}}, found {table.shape} (truncated or corrupt?)")
+    unsafe = [(i + 3, f) for i, f in enumerate(files) if not _plain_file_name(f)]
+    if unsafe:
+        line, name = unsafe[0]
+        raise DataError(f"{path} line {line}: image name {name!r} is not a plain file name "
+                        f"inside {IMAGE_DIR}/ ({len(unsafe)} such name(s)); refusing to read "
+                        "outside the dataset folder")
     return names, files, (table > 0).astype(np.int64)
+
+
+def _plain_file_name(name: str) -> bool:
+    """A file name that stays inside its folder: no separators, no parent references, not
+    absolute, no NUL."""
+    return (bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+            and "\0" not in name and not Path(name).is_absolute() and ":" not in name)
 
 
 class CelebA(ImageDataset):
