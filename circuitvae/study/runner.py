@@ -213,12 +213,16 @@ def run_study(
             backend = (_Ray(study.task, workers, ray_address) if executor == "ray"
                        else _Pool(study.task, workers) if workers > 1
                        else _InProcess(study.task))
+            def show(ids: list[str]) -> None:  # the progress bar names the runs in progress
+                bar.set_description(f"study {grid.name}" + (f" [{', '.join(ids)}]" if ids
+                                                             else ""))
+
             try:
-                _drive(todo, lambda spec: claim(spec, False), backend, record)
+                _drive(todo, lambda spec: claim(spec, False), backend, record, show)
                 waiting, busy[:] = list(busy), []
                 if waiting:
                     bar.set_description(f"study {grid.name} (waiting for other runners)")
-                _drive(waiting, lambda spec: claim(spec, True), backend, record)
+                _drive(waiting, lambda spec: claim(spec, True), backend, record, show)
             finally:
                 backend.close()
     store.export()
@@ -245,12 +249,14 @@ def _fix_spec(store: ResultStore, grid: GridSpec) -> None:
 
 
 def _drive(specs: list[RunSpec], claim: Callable[[RunSpec], Any], backend: Any,
-           record: Callable[[Mapping[str, Any]], None]) -> None:
+           record: Callable[[Mapping[str, Any]], None],
+           show: Callable[[list[str]], None] = lambda ids: None) -> None:
     """Run ``specs`` on ``backend``, at most ``backend.window`` at a time, each only when
     ``claim(spec)`` gives its lock; the lock is released once its row is recorded (or on any
-    error)."""
+    error). ``show`` is told the run ids in flight whenever they change."""
     queue = list(specs)
     inflight: dict[Any, Any] = {}  # handle -> the run's lock
+    names: dict[Any, str] = {}  # handle -> run id
     try:
         while queue or inflight:
             while queue and len(inflight) < backend.window:
@@ -258,17 +264,21 @@ def _drive(specs: list[RunSpec], claim: Callable[[RunSpec], Any], backend: Any,
                 lock = claim(spec)
                 if lock is None:
                     continue
+                show([*names.values(), spec.run_id])
                 try:
-                    inflight[backend.submit(spec)] = lock
+                    handle = backend.submit(spec)
                 except BaseException:
                     lock.release()
                     raise
+                inflight[handle], names[handle] = lock, spec.run_id
             for handle in backend.ready(list(inflight)) if inflight else ():
                 lock = inflight.pop(handle)
+                names.pop(handle, None)
                 try:
                     record(backend.result(handle))
                 finally:
                     lock.release()
+                show(list(names.values()))
     finally:
         for lock in inflight.values():
             lock.release()

@@ -216,3 +216,10 @@ def test_ray_executor_drives_ray_tasks(tmp_path, study, tiny_grid, monkeypatch):
     s = run_study(study, tiny_grid, tmp_path, executor="ray", progress=False)
     assert (s.ok, calls["init"], calls["remote"]) == (4, 1, 4)
     assert len(ResultStore(tmp_path).read_rows()) == 4
+
+
+def test_the_progress_bar_names_the_run_in_progress(tmp_path, study, tiny_grid, capsys):
+    run_study(study, tiny_grid, tmp_path, progress=True)
+    err = capsys.readouterr().err
+    for spec in tiny_grid.runs():
+        assert f"[{spec.run_id}]" in err
