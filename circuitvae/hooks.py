@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from .passes import Method, RunResult, call, check_method
-from .patches import Patch, PatchFn, PatchSpec, Units, apply_patch
+from .patches import Patch, PatchFn, PatchSpec, Units, apply_patch, check_patch_values
 from .protocol import (
     CircuitVAEError,
     Posterior,
@@ -216,6 +216,7 @@ def patching(model: Any, patches: Mapping[str, PatchSpec]) -> AbstractContextMan
     unknown name raises :class:`SiteError` before anything is hooked.
     """
     check_sites(model, patches)
+    check_patch_values(patches)
     return _Hooks(model, (), patches, yields_cache=False)  # type: ignore[return-value]
 
 
@@ -257,6 +258,7 @@ def run(
     backend = _backend(model, backend)
     x = check_latent(model, x) if method == "decode" else check_input(model, x)
     check_sites(model, [*capture, *(patches or {})])
+    check_patch_values(patches or {})
     return run_unchecked(model, x, method=method, capture=capture, patches=patches,
                          backend=backend)
 

@@ -7,9 +7,11 @@ a site from its original output; both hook backends use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -36,6 +38,67 @@ class Patch:
 
     value: Tensor
     units: Units = None
+
+    def __post_init__(self) -> None:
+        check_units(self.units)
+
+
+def check_units(units: Any, *, name: str = "units") -> None:
+    """Raise unless ``units`` is ``None``, a boolean or integer tensor/array, or a sequence of
+    integers (a float such as 0.7 would silently act as unit 0). Types only, no device read."""
+    if units is None:
+        return
+    if isinstance(units, Tensor):
+        if units.dtype == torch.bool or not (units.is_floating_point() or units.is_complex()):
+            return
+        raise CircuitVAEError(
+            f"{name} must be integer unit indices or a boolean mask, got a tensor of dtype "
+            f"{units.dtype}")
+    if isinstance(units, np.ndarray):
+        if units.dtype.kind in "biu":
+            return
+        raise CircuitVAEError(
+            f"{name} must be integer unit indices or a boolean mask, got an array of dtype "
+            f"{units.dtype}")
+    if isinstance(units, str | bytes) or not isinstance(units, Sequence | range):
+        raise CircuitVAEError(
+            f"{name} must be None, a sequence of integer unit indices or a boolean mask, got "
+            f"{units!r} ({type(units).__name__})")
+    bad = [u for u in units if isinstance(u, bool) or not isinstance(u, int | np.integer)]
+    if bad:
+        raise CircuitVAEError(
+            f"{name} must be integer unit indices, got {bad[0]!r} ({type(bad[0]).__name__}) "
+            f"in {list(units)!r}")
+
+
+def check_patch_values(patches: Mapping[str, Any]) -> None:
+    """Raise when a patch value (a tensor or a :class:`Patch`'s value) holds NaN or Inf: it
+    would flow through the model unnoticed. One reduction per patch, at the entry point;
+    functions are left to the caller."""
+    for site, spec in patches.items():
+        if isinstance(spec, Patch):
+            value = spec.value
+        elif callable(spec) and not isinstance(spec, Tensor):
+            continue
+        else:
+            value = spec
+        if isinstance(value, Tensor):
+            t = value
+        else:
+            try:
+                t = torch.as_tensor(np.asarray(value))
+            except (TypeError, ValueError) as err:
+                raise CircuitVAEError(
+                    f"patch value for site {site!r} must be a tensor, a Patch or a function, "
+                    f"got {type(value).__name__}") from err
+        if not (t.is_floating_point() or t.is_complex()):
+            continue
+        if not bool(torch.isfinite(t).all()):
+            kind = "NaN" if bool(torch.isnan(t).any()) else "Inf"
+            raise CircuitVAEError(
+                f"patch value for site {site!r} contains {kind} "
+                f"({int((~torch.isfinite(t)).sum())} of {t.numel()} values); patch values must "
+                "be finite")
 
 
 PatchSpec = Tensor | Patch | PatchFn
@@ -106,4 +169,12 @@ def _broadcast_mask(mask: Tensor, output: Tensor, site: str) -> Tensor:
     )
 
 
-__all__ = ["Patch", "PatchFn", "PatchSpec", "Units", "apply_patch"]
+__all__ = [
+    "Patch",
+    "PatchFn",
+    "PatchSpec",
+    "Units",
+    "apply_patch",
+    "check_patch_values",
+    "check_units",
+]

@@ -469,6 +469,36 @@ def encode(model: Any, x: Tensor) -> Posterior:
     return post
 
 
+def check_posterior_shape(model: Any, post: Posterior, rows: int,
+                          x_shape: tuple[int, ...]) -> None:
+    """Raise unless ``encode`` of ``rows`` rows returned mean (and logvar) of shape
+    ``(rows, latent_dim)``: shapes only, nothing read from the device."""
+    d = optional_attr(model, "latent_dim")
+    mean = post.mean
+    ok = (isinstance(mean, Tensor) and mean.ndim == 2 and mean.shape[0] == rows
+          and (not isinstance(d, int) or mean.shape[1] == d))
+    if ok and post.logvar is not None:
+        ok = isinstance(post.logvar, Tensor) and post.logvar.shape == mean.shape
+    if not ok:
+        got = tuple(mean.shape) if isinstance(mean, Tensor) else type(mean).__name__
+        lv = post.logvar
+        lv_got = "" if lv is None else (
+            f", logvar {tuple(lv.shape) if isinstance(lv, Tensor) else type(lv).__name__}")
+        raise NotAVAEError(
+            f"{type(model).__name__}.encode on inputs of shape {x_shape} returned a posterior "
+            f"with mean {got}{lv_got}; expected ({rows}, {d if isinstance(d, int) else 'd'}) "
+            "(one row per input row, latent_dim columns)")
+
+
+def check_decoded_shape(model: Any, out: Any, rows: int, z_shape: tuple[int, ...]) -> None:
+    """Raise unless ``decode`` of ``rows`` latent rows returned a tensor with ``rows`` rows."""
+    if not isinstance(out, Tensor) or out.ndim < 1 or out.shape[0] != rows:
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise NotAVAEError(
+            f"{type(model).__name__}.decode on latents of shape {z_shape} returned {got}; "
+            f"expected a tensor with one row per latent row ({rows}, ...)")
+
+
 def reconstruct(model: Any, x: Tensor) -> Tensor:
     """The deterministic pass the engine analyses: ``decode(encode(x).mean)``."""
     return model.decode(encode(model, x).mean)
@@ -527,3 +557,49 @@ def column_groups(groups: Mapping[str, Sequence[int]], n_columns: int) -> Column
     return ColumnGroups(
         names=tuple(groups), columns=tuple(tuple(int(c) for c in v) for v in groups.values())
     )
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None,
+              allow_none: bool = False) -> int | None:
+    """``value`` as an int when it is an integer (not a bool) of at least ``minimum``
+    (``None`` too when ``allow_none``); else a :class:`CircuitVAEError` naming ``name``."""
+    if value is None and allow_none:
+        return None
+    allowed = "an integer" + (f" >= {minimum}" if minimum is not None else "") + (
+        " or None" if allow_none else "")
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise CircuitVAEError(f"{name} must be {allowed}, got {value!r} "
+                              f"({type(value).__name__})")
+    if minimum is not None and int(value) < minimum:
+        raise CircuitVAEError(f"{name} must be {allowed}, got {value!r}")
+    return int(value)
+
+
+def check_positive_real(name: str, value: Any) -> float:
+    """``value`` as a float when it is a finite real number > 0; else a
+    :class:`CircuitVAEError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise CircuitVAEError(f"{name} must be a finite number > 0, got {value!r} "
+                              f"({type(value).__name__})")
+    if not (math.isfinite(float(value)) and float(value) > 0):
+        raise CircuitVAEError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    """``value`` when it is one of ``choices``; else a :class:`CircuitVAEError` listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise CircuitVAEError(
+            f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` when it is a bool; else a :class:`CircuitVAEError` naming ``name``."""
+    if not isinstance(value, bool | np.bool_):
+        raise CircuitVAEError(f"{name} must be True or False, got {value!r} "
+                              f"({type(value).__name__})")
+    return bool(value)

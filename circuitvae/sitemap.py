@@ -20,7 +20,9 @@ from .protocol import (
     CircuitVAEError,
     Site,
     SiteError,
+    check_decoded_shape,
     check_input,
+    check_posterior_shape,
     check_vae,
     encode,
     optional_attr,
@@ -79,8 +81,10 @@ def site_table(model: Any, example: Tensor | None = None) -> tuple[Site, ...]:
     try:
         with torch.no_grad():
             post = encode(model, x)
+            check_posterior_shape(model, post, int(x.shape[0]), tuple(x.shape))
             phase[0] = "decode"
-            model.decode(post.mean)
+            check_decoded_shape(model, model.decode(post.mean), int(x.shape[0]),
+                                tuple(post.mean.shape))
     finally:
         root.train(was_training)
         for h in handles:

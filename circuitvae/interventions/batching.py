@@ -18,7 +18,15 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..hooks import run_unchecked
-from ..protocol import CircuitVAEError, DiscretePosterior, Posterior, Site
+from ..protocol import (
+    CircuitVAEError,
+    DiscretePosterior,
+    Posterior,
+    Site,
+    check_decoded_shape,
+    check_int,
+    check_posterior_shape,
+)
 from ..sitemap import site_info, site_modules, site_table
 
 #: Upper bound on rows per forward pass when ``max_batch_rows`` is not given.
@@ -37,9 +45,7 @@ def chunk_rows(max_batch_rows: int | None, model: Any, row_elements: int = 1) ->
     explicit, smaller ``max_batch_rows``.
     """
     if max_batch_rows is not None:
-        if int(max_batch_rows) < 1:
-            raise CircuitVAEError(f"max_batch_rows must be >= 1, got {max_batch_rows}")
-        return int(max_batch_rows)
+        return int(check_int("max_batch_rows", max_batch_rows, minimum=1, allow_none=True))
     widest = max(int(row_elements), output_units(model, None))
     try:
         widest = max([widest, *(s.n_units for s in site_table(model))])
@@ -59,8 +65,11 @@ def encode_all(model: Any, x: Tensor, *, max_batch_rows: int | None = None) -> P
     """The posterior of every row of ``x``, computed in chunks and concatenated: the engine's one
     encode path. The model runs in the mode it is in (the engine never switches it)."""
     size = chunk_rows(max_batch_rows, model, int(np.prod(x.shape[1:])))
-    parts = [run_unchecked(model, x[s], method="encode").output
-             for s in chunks(x.shape[0], size)]
+    parts = []
+    for s in chunks(x.shape[0], size):
+        post = run_unchecked(model, x[s], method="encode").output
+        check_posterior_shape(model, post, s.stop - s.start, tuple(x[s].shape))
+        parts.append(post)
     mean = torch.cat([p.mean for p in parts])
     logvar = None if parts[0].logvar is None else torch.cat([p.logvar for p in parts])
     if isinstance(parts[0], DiscretePosterior):
@@ -78,6 +87,7 @@ def decode_all(
     size = chunk_rows(max_batch_rows, model, output_units(model, None))
     for s in chunks(z.shape[0], size):
         res = run_unchecked(model, z[s], method="decode", capture=capture)
+        check_decoded_shape(model, res.output, s.stop - s.start, tuple(z[s].shape))
         outs.append(res.output)
         for name in capture:
             caches[name].append(res.cache[name])
@@ -169,6 +179,8 @@ def select_sites(model: Any, names: Sequence[str] | None, default: list[Site]) -
 __all__ = [
     "DEFAULT_MAX_ELEMENTS",
     "DEFAULT_MAX_ROWS",
+    "check_decoded_shape",
+    "check_posterior_shape",
     "chunk_rows",
     "chunks",
     "decode_all",

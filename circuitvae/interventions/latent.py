@@ -28,6 +28,22 @@ from ..sitemap import check_sites
 from .batching import chunk_rows, decode_all, encode_all
 
 Scale = Literal["means", "total", "posterior", "prior"]
+#: the values of ``scale`` (:func:`sigma_eff`)
+SCALES: tuple[str, ...] = ("means", "total", "posterior", "prior")
+
+
+def check_sweep_finite(model: Any, stats: SweepStats) -> None:
+    """Raise when a sweep's statistics are not finite: the decoder overflowed (or produced
+    NaN) on the swept codes, and the metric would be inf/NaN. Reads the (small, host-side)
+    float64 sums only."""
+    for name, arr in (("rms", stats.rms), ("l2", stats.l2), ("sq", stats.sq),
+                      *stats.activations.items()):
+        if not np.isfinite(arr).all():
+            raise CircuitVAEError(
+                f"the latent sweep of {type(model).__name__} is not finite ({name} has "
+                f"{int((~np.isfinite(arr)).sum())} inf/NaN value(s)): the decoded outputs "
+                "overflowed or are NaN on these inputs/offsets; rescale the inputs or lower r"
+            )
 
 
 def sigma_eff(
@@ -50,6 +66,9 @@ def sigma_eff(
 
     Pass ``posterior`` instead of ``model``/``x`` to reuse an encoding.
     """
+    if scale not in SCALES:
+        raise CircuitVAEError(
+            f"scale must be 'means', 'total', 'posterior' or 'prior', got {scale!r}")
     if posterior is None:
         if model is None or x is None:
             raise CircuitVAEError("sigma_eff needs model and x, or posterior=")
@@ -188,6 +207,12 @@ def latent_sweep_unchecked(
         start = torch.zeros_like(z[ar, :, cols]) if absolute else z[ar, :, cols]
         z[ar, :, cols] = start + grid_t[jb, kb][:, None]
         res = run_unchecked(model, z.view(-1, d_all), method="decode", capture=capture)
+        if not isinstance(res.output, Tensor) or res.output.shape[0] != z.shape[0] * m:
+            got = (tuple(res.output.shape) if isinstance(res.output, Tensor)
+                   else type(res.output).__name__)
+            raise CircuitVAEError(
+                f"{type(model).__name__}.decode returned {got} for a latent batch of shape "
+                f"{(z.shape[0] * m, d_all)}; expected one output row per latent row")
         _fold_blocks(res.output, base_out[rows], blocks, jb, rms, l2, sq)
         for name in capture:
             delta = (res.cache[name].reshape(len(blocks), m, -1)
@@ -195,7 +220,7 @@ def latent_sweep_unchecked(
             if profile == "abs":
                 delta = delta.abs_()  # exact in the model's dtype, so before the sum
             acts[name].index_add_(0, jb, delta.sum(dim=1).double())
-    return SweepStats(
+    stats = SweepStats(
         grid=grid,
         rms=(rms / n).reshape(d, k).cpu().numpy(),
         l2=(l2 / n).reshape(d, k).cpu().numpy(),
@@ -203,6 +228,8 @@ def latent_sweep_unchecked(
         activations={name: (a / (n * k)).cpu().numpy() for name, a in acts.items()},
         n_rows=n,
     )
+    check_sweep_finite(model, stats)
+    return stats
 
 
 def _sweep_pieces(n_blocks: int, n: int, size: int) -> list[tuple[int, int, slice]]:

@@ -18,7 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..patches import Patch, Units
+from ..patches import Patch, Units, check_units
+from ..protocol import CircuitVAEError, check_choice
 from .batching import chunk_rows, chunks, hidden_sites
 from .patching import outcome_run, pair_inputs, row_norms, site_of
 
@@ -69,6 +70,8 @@ def mediate(
     The four runs per pair are two batched passes: one over [x; x'] capturing M, one over
     [x; x'] with M patched crosswise.
     """
+    check_units(units)
+    check_choice("outcome", outcome, ("output", "mean"))
     site_of(model, mediator)
     xb, xs = pair_inputs(model, base, source)
     size = chunk_rows(max_batch_rows, model, int(np.prod(xb.shape[1:])))
@@ -120,6 +123,12 @@ def mediation_by_layer(
     ranked by mediation (in a sequential architecture each whole layer carries the whole
     effect [paper]), and the message recommends unit subsets.
     """
+    check_choice("outcome", outcome, ("output", "mean"))
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not np.isfinite(tol) \
+            or tol < 0:
+        raise CircuitVAEError(f"tol must be a finite number >= 0, got {tol!r}")
+    for name, site_units in (units or {}).items():
+        check_units(site_units, name=f"units of site {name!r}")
     if sites is None:
         layers = "encoder" if outcome == "mean" else "all"
         sites = [s.name for s in hidden_sites(model, layers)]

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ..hooks import run_unchecked
-from ..patches import Patch, Units
+from ..patches import Patch, Units, check_units
 from ..protocol import CircuitVAEError, Site, resolve_inputs
 from ..sitemap import site_info
 from .batching import chunk_rows, chunks
@@ -141,6 +141,7 @@ def patch(
     Two batched passes per chunk: the source capturing the site, then [base; base] with a
     per-row mask that patches the second half only (so base and patched share one pass).
     """
+    check_units(units)
     info = site_of(model, site)
     out_kind = resolve_outcome(outcome, [info.part])
     xb, xs = pair_inputs(model, base, source)
@@ -190,6 +191,8 @@ def path_patch(
     """
     if not path:
         raise CircuitVAEError("path is empty; give {site: units, ...}")
+    for name, units in path.items():
+        check_units(units, name=f"units of site {name!r} in path")
     infos = sorted(site_info(model, list(path)), key=lambda s: s.index)
     names = [s.name for s in infos]
     out_kind = resolve_outcome(outcome, [s.part for s in infos])

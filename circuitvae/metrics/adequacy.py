@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..interventions.batching import encode_all
-from ..protocol import CircuitVAEError, DiscretePosterior, resolve_inputs
+from ..protocol import CircuitVAEError, DiscretePosterior, check_int, resolve_inputs
 
 #: [ours, methods.md section 7] a dimension is active when its mean KL exceeds this (nats)
 ACTIVE_KL_NATS = 0.01
@@ -44,6 +44,8 @@ def latent_activity(model: Any, data: Any, *, n: int | None = None, seed: int = 
     """
     if not (isinstance(threshold, int | float) and np.isfinite(threshold) and threshold >= 0):
         raise CircuitVAEError(f"threshold must be a finite number >= 0, got {threshold!r}")
+    check_int("n", n, minimum=1, allow_none=True)
+    check_int("seed", seed, minimum=0)
     x = resolve_inputs(data, model, n=n, seed=seed)
     post = encode_all(model, x, max_batch_rows=max_batch_rows)
     if isinstance(post, DiscretePosterior) or post.logvar is None:

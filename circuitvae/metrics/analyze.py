@@ -19,9 +19,10 @@ from tqdm.auto import tqdm
 
 from .._version import __version__
 from ..interventions.latent import Scale
-from ..protocol import CircuitVAEError, check_vae, dataset_name
+from ..protocol import CircuitVAEError, check_bool, check_int, check_vae, dataset_name
 from . import steps
 from .context import AnalysisContext, AnalysisOptions
+from .sweep_setup import check_sweep_args
 
 NAN = float("nan")
 
@@ -186,6 +187,22 @@ def analyze(
     ``skipped`` column says why; ``strict=True`` raises instead (for debugging).
     """
     check_vae(model)
+    check_sweep_args(n=n, seed=seed, r=r, k=k, scale=scale, max_batch_rows=max_batch_rows,
+                     verbose=verbose)
+    for name, value, none_ok in (
+        ("n_score_train", n_score_train, False), ("n_score_eval", n_score_eval, False),
+        ("n_auc_train", n_auc_train, True), ("vq_entries", vq_entries, True),
+        ("fgd_n_estimators", fgd_n_estimators, False),
+        ("dci_n_estimators", dci_n_estimators, False),
+    ):
+        check_int(name, value, minimum=1, allow_none=none_ok)
+    if n_jobs is not None and (check_int("n_jobs", n_jobs) == 0 or n_jobs < -1):
+        raise CircuitVAEError(
+            f"n_jobs must be None, an integer >= 1 or -1 (all cores), got {n_jobs!r}")
+    check_bool("strict", strict)
+    if not isinstance(metrics, str) and not isinstance(metrics, Iterable):
+        raise CircuitVAEError(
+            f"metrics must be a name or a list of names, got {type(metrics).__name__}")
     wanted = select_metrics(metrics)
     options = AnalysisOptions(
         n=n, seed=seed, r=r, k=k, scale=scale, n_score_train=n_score_train,

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..interventions.latent import Scale, SweepStats
-from ..protocol import CircuitVAEError
+from ..protocol import check_choice
 from .sweep_setup import calibrated_sweep
 
 
@@ -61,8 +61,7 @@ def ces(
     drawn with ``seed`` (``None``: all). The sweep runs as a few batched decodes of at most
     ``max_batch_rows`` rows. A vector-quantized model warns unless ``discrete_ok=True``.
     """
-    if reduction not in ("rms", "l2"):
-        raise CircuitVAEError(f"reduction must be 'rms' or 'l2', got {reduction!r}")
+    check_choice("reduction", reduction, ("rms", "l2"))
     swept = calibrated_sweep(model, data, calibrated=calibrated, n=n, seed=seed, r=r, k=k,
                              scale=scale, max_batch_rows=max_batch_rows,
                              discrete_ok=discrete_ok, verbose=verbose, what="CES")

@@ -20,7 +20,7 @@ from ..interventions.batching import chunk_rows, encode_all, hidden_sites
 from ..interventions.input import factor_manipulations, group_manipulations, uses_factors
 from ..interventions.latent import Scale, SweepStats, sigma_eff
 from ..protocol import DiscretePosterior, Posterior, Site, resolve_inputs
-from .sweep_setup import Encoded, sweep
+from .sweep_setup import Encoded, check_encoding, sweep
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,10 @@ class AnalysisContext:
         self.x: Tensor = resolve_inputs(dataset, model, n=options.n, seed=options.seed)
         self._encodings: dict[int, Posterior] = {}
         post = self.encoding(options.max_batch_rows)
-        self.encoded = Encoded(self.x, post, sigma_eff(posterior=post, scale=options.scale))
+        sigma = sigma_eff(posterior=post, scale=options.scale)
+        check_encoding(model, self.x, post, sigma, calibrated=True, scale=options.scale,
+                       what="analyze")
+        self.encoded = Encoded(self.x, post, sigma)
 
     # ---------------------------------------------------------------- rows and encodings
 

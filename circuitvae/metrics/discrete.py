@@ -11,7 +11,15 @@ import torch
 from ..hooks import run_unchecked
 from ..interventions.batching import chunk_rows, chunks, decode_all, encode_all
 from ..interventions.input import GroupSpec, resolve_groups
-from ..protocol import CircuitVAEError, DiscretePosterior, Posterior, resolve_inputs
+from ..protocol import (
+    CircuitVAEError,
+    DiscretePosterior,
+    Posterior,
+    check_bool,
+    check_choice,
+    check_int,
+    resolve_inputs,
+)
 from .specificity import group_effects, specificity_from_effects
 
 
@@ -59,6 +67,12 @@ def code_swap(
     CES_p = mean over rows and entries of RMS_P (or L2) of the output change; specificity as in
     :func:`circuitvae.specificity` with e_{p,g} the mean squared change in output group g.
     """
+    check_int("n", n, minimum=1, allow_none=True)
+    check_int("seed", seed, minimum=0)
+    check_int("n_entries", n_entries, minimum=1, allow_none=True)
+    check_choice("reduction", reduction, ("rms", "l2"))
+    check_choice("group_reduce", group_reduce, ("mean", "sum"))
+    check_bool("verbose", verbose)
     x = resolve_inputs(data, model, n=n, seed=seed)
     post = encode_all(model, x, max_batch_rows=max_batch_rows)
     return code_swap_of_rows(model, post, data, groups, seed=seed, n_entries=n_entries,

@@ -12,6 +12,7 @@ from ..protocol import (
     CircuitVAEError,
     DatasetLike,
     check_input,
+    check_int,
     factor_names_of,
     factors_of,
     labels_of,
@@ -87,6 +88,9 @@ def downstream_auc(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    check_int("n_train", n_train, minimum=1, allow_none=True)
+    check_int("n_test", n_test, minimum=1, allow_none=True)
+    check_int("seed", seed, minimum=0)
     if not isinstance(dataset, DatasetLike):
         raise CircuitVAEError("downstream AUC needs a dataset with train and test splits")
     rng = np.random.default_rng(seed)

@@ -10,8 +10,8 @@ import numpy as np
 from ..interventions.batching import hidden_sites, select_sites
 from ..interventions.input import GroupSpec, activation_profiles_unchecked, manipulations
 from ..interventions.latent import Scale
-from ..protocol import CircuitVAEError, pending_discovery, resolve_inputs
-from .sweep_setup import calibrated_sweep
+from ..protocol import CircuitVAEError, check_choice, pending_discovery, resolve_inputs
+from .sweep_setup import calibrated_sweep, check_sweep_args
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,15 @@ def modularity(
     latent-by-output-group effect matrix e_{j,g} of :func:`circuitvae.specificity` (computed by
     ``circuitvae.metrics.ridgeway.ridgeway_modularity``); ``per_layer`` is empty.
     """
+    check_choice("method", method, ("pearson", "ridgeway"))
+    check_choice("profile", profile, ("abs", "signed"))
+    check_choice("layers", layers, ("all", "encoder", "decoder"))
+    check_choice("level", level, ("group", "latent"))
+    check_sweep_args(n=n, seed=seed, r=r, k=k, scale=scale, max_batch_rows=max_batch_rows,
+                     discrete_ok=discrete_ok, verbose=verbose)
+    if sites is not None and (isinstance(sites, str) or not all(
+            isinstance(name, str) for name in sites)):
+        raise CircuitVAEError(f"sites must be a list of site names or None, got {sites!r}")
     if method == "ridgeway":
         return _ridgeway(model, data, groups, n=n, seed=seed, r=r, k=k, scale=scale,
                          max_batch_rows=max_batch_rows, discrete_ok=discrete_ok,

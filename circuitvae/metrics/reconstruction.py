@@ -12,7 +12,7 @@ from torch import Tensor
 
 from ..hooks import run_unchecked
 from ..interventions.batching import chunk_rows, chunks
-from ..protocol import Feature, features_of, resolve_inputs
+from ..protocol import Feature, check_int, features_of, resolve_inputs
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ def reconstruction(
     deterministic pass at mu and the per-type breakdown]. ``n``: rows drawn with ``seed``
     (``None``: the whole split).
     """
+    check_int("n", n, minimum=1, allow_none=True)
+    check_int("seed", seed, minimum=0)
     x = resolve_inputs(data, model, n=n, seed=seed)
     return reconstruction_of_rows(model, x, features_of(data), max_batch_rows=max_batch_rows)
 

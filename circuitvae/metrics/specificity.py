@@ -9,7 +9,7 @@ import numpy as np
 
 from ..interventions.input import GroupSpec, resolve_groups
 from ..interventions.latent import Scale
-from ..protocol import CircuitVAEError, ColumnGroups
+from ..protocol import CircuitVAEError, ColumnGroups, check_choice
 from .sweep_setup import calibrated_sweep
 
 
@@ -90,6 +90,7 @@ def specificity(
     :func:`circuitvae.interventions.input.resolve_groups`. ``group_reduce="mean"`` (default,
     [our choice]) averages the squared change over a group's columns, ``"sum"`` adds it.
     """
+    check_choice("group_reduce", group_reduce, ("mean", "sum"))
     swept = calibrated_sweep(model, data, n=n, seed=seed, r=r, k=k, scale=scale,
                              max_batch_rows=max_batch_rows, discrete_ok=discrete_ok,
                              verbose=verbose, what="specificity")

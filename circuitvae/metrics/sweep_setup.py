@@ -9,6 +9,7 @@ between several sweeps.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,8 +17,66 @@ import numpy as np
 from torch import Tensor
 
 from ..interventions.batching import encode_all, warn_if_discrete
-from ..interventions.latent import Scale, SweepStats, latent_sweep_unchecked, offset_grid, sigma_eff
-from ..protocol import Posterior, resolve_inputs
+from ..interventions.latent import (
+    SCALES,
+    Scale,
+    SweepStats,
+    latent_sweep_unchecked,
+    offset_grid,
+    sigma_eff,
+)
+from ..protocol import (
+    CircuitVAEError,
+    Posterior,
+    check_bool,
+    check_choice,
+    check_int,
+    check_positive_real,
+    resolve_inputs,
+)
+
+
+def check_sweep_args(*, n: Any, seed: Any, r: Any, k: Any, scale: Any,
+                     max_batch_rows: Any, discrete_ok: Any = False, verbose: Any = False,
+                     n_allows_none: bool = True) -> None:
+    """The checks at the door of every latent-sweep metric: ``n`` an integer >= 1 (or
+    ``None``), ``seed`` an integer >= 0, ``r`` finite > 0, ``k`` an integer >= 2, ``scale`` one
+    of :data:`~circuitvae.interventions.latent.SCALES`, ``max_batch_rows`` an integer >= 1 or
+    ``None``, the flags bools."""
+    check_int("n", n, minimum=1, allow_none=n_allows_none)
+    check_int("seed", seed, minimum=0)
+    check_positive_real("r", r)
+    check_int("k (grid size)", k, minimum=2)
+    check_choice("scale", scale, SCALES)
+    check_int("max_batch_rows", max_batch_rows, minimum=1, allow_none=True)
+    check_bool("discrete_ok", discrete_ok)
+    check_bool("verbose", verbose)
+
+
+def check_encoding(model: Any, x: Tensor, post: Posterior, sigma: np.ndarray, *,
+                   calibrated: bool, scale: str, what: str) -> None:
+    """Degenerate data for a sweep: fewer than 2 rows for a calibrated sweep (sigma_eff over
+    one row is 0: the sweep would be rounding noise), a non-finite sigma_eff (the encoding
+    overflowed), and a warning for latents whose sigma_eff is exactly 0."""
+    rows = int(x.shape[0])
+    if calibrated and scale != "prior" and rows < 2:
+        raise CircuitVAEError(
+            f"{what}: the calibrated sweep needs at least 2 rows, got {rows}: sigma_eff "
+            f"(scale={scale!r}) over one row is 0, so the sweep would measure rounding noise; "
+            "pass more rows, or calibrated=False / scale='prior'")
+    if not np.isfinite(sigma).all():
+        bad = np.flatnonzero(~np.isfinite(sigma)).tolist()
+        raise CircuitVAEError(
+            f"{what}: sigma_eff is not finite for latent(s) {bad[:10]}: "
+            f"{type(model).__name__}.encode overflowed (non-finite posterior) on these inputs; "
+            "rescale the inputs")
+    if calibrated:
+        zero = np.flatnonzero(sigma == 0).tolist()
+        if zero:
+            warnings.warn(
+                f"{what}: sigma_eff (scale={scale!r}) is 0 for latent(s) {zero[:10]} (their "
+                "code does not vary over the rows): their calibrated sweep has zero range and "
+                "their effect is 0", UserWarning, stacklevel=5)
 
 
 @dataclass(frozen=True)
@@ -53,6 +112,7 @@ def encode_rows(
     max_batch_rows: int | None,
     discrete_ok: bool,
     what: str,
+    calibrated: bool = True,
 ) -> Encoded:
     """``n`` rows of ``data`` drawn with ``seed`` (:func:`~circuitvae.protocol.resolve_inputs`),
     encoded once, with a warning for a vector-quantized model unless ``discrete_ok`` (``what``
@@ -61,7 +121,9 @@ def encode_rows(
     post = encode_all(model, x, max_batch_rows=max_batch_rows)
     # stack: warn_if_discrete <- encode_rows <- calibrated_sweep <- the metric <- its caller
     warn_if_discrete(model, post, discrete_ok, what, stacklevel=5)
-    return Encoded(x, post, sigma_eff(posterior=post, scale=scale))
+    sigma = sigma_eff(posterior=post, scale=scale)
+    check_encoding(model, x, post, sigma, calibrated=calibrated, scale=scale, what=what)
+    return Encoded(x, post, sigma)
 
 
 def sweep(
@@ -106,7 +168,11 @@ def calibrated_sweep(
 ) -> Swept:
     """:func:`encode_rows` then :func:`sweep`: resolve -> encode -> warn if discrete ->
     sigma_eff -> grid -> sweep."""
+    check_sweep_args(n=n, seed=seed, r=r, k=k, scale=scale, max_batch_rows=max_batch_rows,
+                     discrete_ok=discrete_ok, verbose=verbose)
+    check_bool("calibrated", calibrated)
     encoded = encode_rows(model, data, n=n, seed=seed, scale=scale,
-                          max_batch_rows=max_batch_rows, discrete_ok=discrete_ok, what=what)
+                          max_batch_rows=max_batch_rows, discrete_ok=discrete_ok, what=what,
+                          calibrated=calibrated)
     return sweep(model, encoded, r=r, k=k, calibrated=calibrated, capture=capture,
                  profile=profile, max_batch_rows=max_batch_rows, verbose=verbose)
