@@ -687,14 +687,20 @@ def metric_by_architecture(rows: pd.DataFrame, metric: str) -> Figure:
     colors = _palette(datasets)
     if metric in rows.columns and archs:
         labelled: set[str] = set()
+        offsets = dict(zip(datasets, np.linspace(-0.25, 0.25, len(datasets))
+                           if len(datasets) > 1 else [0.0], strict=True))
         for i, a in enumerate(archs):
             for d, g in rows[rows["architecture"] == a].groupby("dataset"):
                 y = pd.to_numeric(g[metric], errors="coerce")
-                ax.scatter(np.full(len(y), i) + np.linspace(-0.15, 0.15, len(y)), y, s=18,
-                           color=colors[d], label=None if d in labelled else d)
+                jitter = np.linspace(-0.04, 0.04, len(y)) if len(y) > 1 else np.zeros(1)
+                ax.scatter(i + offsets[d] + jitter, y, s=18, color=colors[d],
+                           label=None if d in labelled else d)
                 labelled.add(d)
-        ax.set_xticks(range(len(archs)), archs, rotation=20)
-        ax.set_ylabel(metric)
+        ax.set_xticks(range(len(archs)), archs)
+        values = pd.to_numeric(rows[metric], errors="coerce").dropna()
+        if len(values) and (values > 0).all() and values.max() / values.min() > 100:
+            ax.set_yscale("log")  # collapsed and trained runs differ by orders of magnitude
+        ax.set_ylabel(metric + (" (log scale)" if ax.get_yscale() == "log" else ""))
         ax.legend(fontsize=7)
     else:
         _no_data(ax, metric)
