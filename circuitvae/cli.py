@@ -1,7 +1,9 @@
-"""The ``circuitvae`` command line: ``circuitvae study list|run|status|report``.
+"""The ``circuitvae`` command line: ``circuitvae study list|run|status|report`` and
+``circuitvae analyze``.
 
 Examples::
 
+    circuitvae analyze runs/my_model --dataset adult --n 500
     circuitvae study list
     circuitvae study run tabular --profile quick --out runs/tabular --workers 2
     circuitvae study status runs/tabular
@@ -54,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     ssub.add_parser("list", help="the studies, their profiles, grids and settings",
                     formatter_class=fmt)
+
+    an = sub.add_parser("analyze", help="every metric of one saved model (circuitvae.analyze)",
+                        formatter_class=fmt)
+    an.add_argument("checkpoint", help="a saved model folder (e.g. circuitvae.zoo.save)")
+    an.add_argument("--dataset", required=True, help="dataset name (e.g. adult, dsprites)")
+    an.add_argument("--n", type=int, default=1000, help="test rows analysed")
+    an.add_argument("--seed", type=int, default=0, help="seed of the row sample and the metrics")
+    an.add_argument("--metrics", default="all",
+                    help="'all', 'interventional', or comma-separated columns / steps")
+    an.add_argument("--out", default=None, help="also write the row here (.csv or .json)")
 
     r = ssub.add_parser("run", help="run (or resume) a study", formatter_class=fmt)
     r.add_argument("study", help="study name (see 'circuitvae study list')")
@@ -160,10 +172,68 @@ def _report(a: argparse.Namespace) -> int:
     return 0
 
 
+def _plugins(group: str) -> list[Any]:
+    import importlib.metadata
+
+    return sorted(importlib.metadata.entry_points(group=group), key=lambda ep: ep.name)
+
+
+def _load_checkpoint(path: str) -> Any:
+    """The model in ``path``, read by the first installed checkpoint reader that can."""
+    from pathlib import Path
+
+    if not Path(path).exists():
+        raise CircuitVAEError(f"checkpoint {path} does not exist")
+    problems = []
+    for ep in _plugins("circuitvae.checkpoints"):
+        try:
+            return ep.load()(path)
+        except CircuitVAEError as err:
+            problems.append(f"{ep.name}: {err}")
+    raise CircuitVAEError(f"no installed reader can load {path}: " + ("; ".join(problems)
+                                                                      or "none installed"))
+
+
+def _load_dataset(name: str, seed: int) -> Any:
+    problems = []
+    for ep in _plugins("circuitvae.datasets"):
+        try:
+            return ep.load()(name, seed=seed)
+        except CircuitVAEError as err:
+            problems.append(f"{ep.name}: {err}")
+    raise CircuitVAEError(f"no installed dataset source knows {name!r}: "
+                          + ("; ".join(problems) or "none installed"))
+
+
+def _analyze(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .metrics.analyze import analyze
+
+    model = _load_checkpoint(a.checkpoint)
+    data = _load_dataset(a.dataset, a.seed)
+    metrics = [m.strip() for m in a.metrics.split(",") if m.strip()] or ["all"]
+    row = analyze(model, data, n=a.n, seed=a.seed, metrics=metrics)
+    if a.out:
+        out = Path(a.out)
+        if out.suffix == ".json":
+            out.write_text(row.iloc[0].to_json(indent=1))
+        else:
+            row.to_csv(out, index=False)
+    with_values = row.iloc[0].dropna()
+    width = max(len(str(k)) for k in with_values.index)
+    for key, value in with_values.items():
+        print(f"{key:>{width}}  {value}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``circuitvae`` console script."""
     a = build_parser().parse_args(argv)
-    actions = {"list": _list, "run": _run, "status": _status, "report": _report}
+    if a.command == "analyze":
+        a.action = "analyze"
+    actions = {"list": _list, "run": _run, "status": _status, "report": _report,
+               "analyze": _analyze}
     try:
         return actions[a.action](a)
     except (CircuitVAEError, OSError) as e:  # OSError: e.g. a folder we may not write
