@@ -115,7 +115,11 @@ def to_output(raw: Any, *, where: str = "decode", output: str = "auto") -> Tenso
     if output not in OUTPUTS:
         raise NotAVAEError(f"output must be one of {OUTPUTS}, got {output!r}")
     if isinstance(raw, torch.distributions.Distribution):
-        if output == "logits" and hasattr(raw, "logits"):
+        if output == "logits":
+            if not isinstance(raw, torch.distributions.Bernoulli):
+                raise NotAVAEError(
+                    f"{where} returned a {type(raw).__name__}; output='logits' declares a "
+                    "Bernoulli decoder. Leave output='auto' to use the distribution's mean")
             return torch.sigmoid(raw.logits)
         return raw.mean
     if isinstance(raw, Mapping):
@@ -131,11 +135,10 @@ def _mapping_output(raw: Mapping[str, Any], where: str, output: str) -> Tensor:
     logits_key = _first_key(raw, LOGIT_KEYS)
     out_key = _first_key(raw, OUTPUT_KEYS)
     if output == "logits":
-        key = logits_key or out_key
-        if key is None:
-            raise NotAVAEError(f"{where} returned a mapping with keys {list(raw)}; none is an "
-                               f"output ({', '.join(LOGIT_KEYS + OUTPUT_KEYS)})")
-        return torch.sigmoid(raw[key])
+        if logits_key is None:  # never a sigmoid of values that may be probabilities already
+            raise NotAVAEError(f"{where} returned a mapping with keys {list(raw)}; "
+                               f"output='logits' needs a logits key ({', '.join(LOGIT_KEYS)})")
+        return torch.sigmoid(raw[logits_key])
     if out_key is not None:
         return raw[out_key]
     if logits_key is not None:

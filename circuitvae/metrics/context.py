@@ -22,6 +22,13 @@ from ..interventions.latent import Scale, SweepStats, sigma_eff
 from ..protocol import DiscretePosterior, Posterior, Site, resolve_inputs
 from .sweep_setup import Encoded, check_encoding, sweep
 
+#: the columns computed from a latent sweep (they need 2+ rows for sigma_eff)
+SWEEP_COLUMNS = frozenset({
+    "ces_calibrated", "ces_fixed", "sigma_eff_mean", "ces_calibrated_total",
+    "ces_calibrated_posterior", "specificity", "specificity_total", "specificity_posterior",
+    "modularity_latent", "modularity_ridgeway",
+})
+
 
 @dataclass(frozen=True)
 class AnalysisOptions:
@@ -60,7 +67,8 @@ class AnalysisContext:
         self._encodings: dict[int, Posterior] = {}
         post = self.encoding(options.max_batch_rows)
         sigma = sigma_eff(posterior=post, scale=options.scale)
-        check_encoding(model, self.x, post, sigma, calibrated=True, scale=options.scale,
+        sweeps = bool(wanted & SWEEP_COLUMNS)  # only a sweep needs 2+ rows
+        check_encoding(model, self.x, post, sigma, calibrated=sweeps, scale=options.scale,
                        what="analyze")
         self.encoded = Encoded(self.x, post, sigma)
 
@@ -124,7 +132,10 @@ class AnalysisContext:
         if scale not in cache:
             o = self.options
             post = self.posterior
-            encoded = Encoded(self.x, post, sigma_eff(posterior=post, scale=scale))
+            sigma = sigma_eff(posterior=post, scale=scale)
+            check_encoding(self.model, self.x, post, sigma, calibrated=True, scale=scale,
+                           what="analyze")
+            encoded = Encoded(self.x, post, sigma)
             stats = sweep(self.model, encoded, r=o.r, k=o.k, calibrated=True,
                           max_batch_rows=o.max_batch_rows, verbose=o.verbose).stats
             cache[scale] = (stats, encoded.sigma_eff)

@@ -8,6 +8,7 @@ rows again.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -95,8 +96,16 @@ def scales(ctx: AnalysisContext) -> Values:
     o = ctx.options
     out: Values = {}
     groups = None
+    failed = []
     for scale in VARIANT_SCALES:
-        stats, sig = ctx.calibrated_at(scale)
+        wanted = {f"ces_calibrated_{scale}", f"specificity_{scale}"} & ctx.wanted
+        if not wanted:
+            continue
+        try:
+            stats, sig = ctx.calibrated_at(scale)
+        except CircuitVAEError as err:  # e.g. "posterior" of an encoder without log-variance
+            failed.append(f"{scale}: {err}")
+            continue
         if f"ces_calibrated_{scale}" in ctx.wanted:
             out[f"ces_calibrated_{scale}"] = ces_of_sweep(
                 stats, sig, calibrated=True, scale=scale, reduction="rms", n=ctx.n,
@@ -106,6 +115,10 @@ def scales(ctx: AnalysisContext) -> Values:
                 groups = resolve_groups(ctx.dataset, None, stats.sq.shape[1], seed=o.seed)
             out[f"specificity_{scale}"] = specificity_from_effects(
                 group_effects(stats.sq, groups))[0]
+    if failed and not out:
+        raise CircuitVAEError("; ".join(failed))
+    if failed:  # the other scale's values are kept; the reason goes into `skipped`
+        warnings.warn("scales: " + "; ".join(failed), UserWarning, stacklevel=2)
     return out
 
 

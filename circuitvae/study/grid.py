@@ -68,10 +68,12 @@ class GridSpec:
         if bad_seeds:
             raise CircuitVAEError(f"seeds must be non-negative integers, got {bad_seeds}")
         bad = [n for n in self.architectures + self.datasets
-               if not isinstance(n, str) or not n or "__" in n or "/" in n]
+               if not isinstance(n, str) or not n or "__" in n or "/" in n
+               or n.startswith("_") or n.endswith("_")]
         if bad:
-            raise CircuitVAEError(f"names must be non-empty and may not contain '__' or '/': "
-                                  f"{bad}")
+            raise CircuitVAEError(f"names must be non-empty, may not contain '__' or '/' and "
+                                  f"may not start or end with '_' (run ids join them with "
+                                  f"'__'): {bad}")
 
     def settings_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (JSON-normalised: tuples become lists)."""

@@ -280,6 +280,8 @@ def _drive(specs: list[RunSpec], claim: Callable[[RunSpec], Any], backend: Any,
                     lock.release()
                 show(list(names.values()))
     finally:
+        if inflight:  # interrupted: stop (or wait for) the runs in flight before their locks
+            backend.close()  # go, so no other runner starts a run still executing here
         for lock in inflight.values():
             lock.release()
 

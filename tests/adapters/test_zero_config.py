@@ -207,3 +207,22 @@ def test_decoder_logits_need_a_declared_likelihood():
     torch.testing.assert_close(cv.wrap(net, output="raw").decode(z), net.out(z))
     with pytest.raises(NotAVAEError, match="output must be one of"):
         cv.wrap(net, output="probabilities")
+
+
+class ProbsVAE(DictVAE):
+    def decode(self, z):
+        return {"probs": torch.sigmoid(self.out(z))}
+
+
+def test_output_logits_never_squashes_probabilities_twice():
+    with pytest.raises(NotAVAEError, match="output='logits' needs a logits key"):
+        cv.wrap(ProbsVAE(), output="logits").decode(torch.randn(2, 2))
+
+
+def test_output_logits_needs_a_bernoulli_distribution():
+    class NormalOut(DictVAE):
+        def decode(self, z):
+            return torch.distributions.Normal(self.out(z), 1.0)
+
+    with pytest.raises(NotAVAEError, match="output='logits' declares a Bernoulli decoder"):
+        cv.wrap(NormalOut(), output="logits").decode(torch.randn(2, 2))

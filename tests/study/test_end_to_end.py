@@ -18,6 +18,9 @@ def test_real_task_tiny_study(tmp_path):
         assert row["config"]["epochs_run"] == 1
         assert row["provenance"]["n_train"] == 200 and row["provenance"]["n_test"] == 60
         assert row["settings"]["epochs"] == 1
+        adequacy = row["adequacy"]
+        assert adequacy["best_epoch"] == 1 and adequacy["epochs_run"] == 1
+        assert m["active_dims"] == adequacy["active_dims"] and len(adequacy["kl_per_dim"]) == 10
     md = write_report(tmp_path).read_text()
     assert "## Findings: paper vs ours" in md and "ok 4" in md
     figures = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))

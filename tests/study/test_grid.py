@@ -38,6 +38,8 @@ def test_bad_grids():
         GridSpec("x", ("vae",), (), (1,), "quick", None)
     with pytest.raises(CircuitVAEError, match="may not contain"):
         GridSpec("x", ("my__vae",), ("adult",), (1,), "quick", None)
+    with pytest.raises(CircuitVAEError, match="may not start or end with '_'"):
+        GridSpec("x", ("a_",), ("b",), (1,), "quick", None)  # a___b__1 would be ambiguous
     with pytest.raises(CircuitVAEError, match="non-negative integers"):
         GridSpec("x", ("vae",), ("adult",), (-1,), "quick", None)
     with pytest.raises(CircuitVAEError, match="not a grid"):

@@ -432,3 +432,19 @@ def test_every_rule_states_its_thresholds_and_marks_its_choices():
         assert "direction:" in r.rule and "[our choice]" in r.rule, r.key
         assert ("magnitude:" in r.rule) or ("no magnitude check" in r.rule), r.key
         assert any(s in r.rule for s in (">= 20 runs", ">= 6")), r.key
+
+
+@pytest.mark.parametrize("key, thin_metric", [("ces_captures", "dci_disentanglement"),
+                                              ("no_dominance", "auc")])
+def test_a_metric_on_one_dataset_only_does_not_veto_the_verdict(key, thin_metric):
+    """DCI exists on dSprites only in the tabular grid (AUC on dSprites only in the image
+    grid): its comparisons have 3 pairs, and the rule leaves it out by name instead of calling
+    the whole finding underpowered (review finding)."""
+    case = CASES[(key, REPRODUCED)]()
+    thin = case.copy()
+    thin[thin_metric] = np.where(thin["dataset"] == thin["dataset"].iloc[0],
+                                 np.arange(len(thin), dtype=float) % 3, np.nan)
+    thin = thin[thin["seed"] < 3] if "seed" in thin else thin
+    out = _judge(key, thin)
+    assert out.verdict != UNDERPOWERED, out.ours
+    assert thin_metric in out.ours and "pairs" in out.ours

@@ -213,13 +213,21 @@ ADEQUACY_COLUMNS = ("active_dims", "epochs_run", "train_loss", "val_loss")
 def training_adequacy(model: Any, data: Any, *, seed: int = 0) -> dict[str, Any]:
     """How well a run trained (methods.md section 7): active latent dimensions on the test split
     (mean KL per dimension > 0.01 nats; NaN for a vector-quantized model, which has no Gaussian
-    KL), epochs run, and the last epoch's train and validation loss."""
+    KL), epochs run, the last epoch's train and validation loss (``train_loss``, ``val_loss``),
+    and the epoch whose weights the trainer restored and analysed (``best_epoch``, with its
+    ``best_train_loss`` / ``best_val_loss``: the lowest validation loss, up to ``patience``
+    epochs before the last)."""
     history = list(getattr(model, "history", None) or [])
     last = history[-1] if history else {}
+    monitored = "val_loss" if any("val_loss" in h for h in history) else "train_loss"
+    best = min(history, key=lambda h: h.get(monitored, math.inf)) if history else {}
     out: dict[str, Any] = {
         "epochs_run": len(history),
         "train_loss": float(last.get("train_loss", math.nan)),
         "val_loss": float(last.get("val_loss", math.nan)),
+        "best_epoch": int(best["epoch"]) if "epoch" in best else None,
+        "best_train_loss": float(best.get("train_loss", math.nan)),
+        "best_val_loss": float(best.get("val_loss", math.nan)),
     }
     try:
         activity = latent_activity(model, data, seed=seed)

@@ -152,3 +152,20 @@ def test_latent_activity_bad_inputs(vq, mlp):
         latent_activity(vq, torch.zeros(3, 6))
     with pytest.raises(CircuitVAEError, match="threshold must be"):
         latent_activity(mlp, torch.zeros(3, 6), threshold=-1)
+
+
+def test_one_scale_failing_keeps_the_other(vq):
+    # a VQ encoder has no log-variance: the "posterior" scale cannot be computed, "total" can
+    x = torch.randn(20, 6, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match="scales: posterior"):
+        row = cv.analyze(vq, x, n=20, metrics=["ces_calibrated_total",
+                                               "ces_calibrated_posterior"]).iloc[0]
+    assert np.isfinite(row["ces_calibrated_total"])
+    assert np.isnan(row["ces_calibrated_posterior"])
+
+
+def test_a_non_sweep_metric_runs_on_one_row(mlp):
+    row = cv.analyze(mlp, torch.randn(1, 6), metrics=["mse"], strict=True).iloc[0]
+    assert np.isfinite(row["mse"])
+    with pytest.raises(CircuitVAEError, match="at least 2 rows"):
+        cv.analyze(mlp, torch.randn(1, 6), metrics=["ces_calibrated"], strict=True)
