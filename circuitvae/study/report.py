@@ -25,6 +25,7 @@ import pandas as pd
 from .. import stats
 from ..protocol import CircuitVAEError
 from .findings import VERDICTS, WITHHELD, Finding, SensitivityRow, evaluate, sensitivity
+from .grid import GridSpec
 from .store import ResultStore, atomic_write_text
 from .study import Study, get_study
 
@@ -163,6 +164,15 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
     counts = store.counts(grid)
     profile = grid.profile if grid is not None else None
     reason = study.withhold_verdicts.get(profile) if profile is not None else None
+    if reason is None and grid is not None and profile in study.profiles:
+        declared = GridSpec(study.name, grid.architectures, grid.datasets, grid.seeds, profile,
+                            study.profiles[profile]).settings_dict()
+        if declared != grid.settings_dict():  # a verdict is for the profile as declared
+            changed = sorted(k for k in set(declared) | set(grid.settings_dict())
+                             if declared.get(k) != grid.settings_dict().get(k))
+            reason = (f"this store's settings differ from the `{profile}` profile in "
+                      f"{', '.join(changed)}: a profile's verdicts are for its declared "
+                      "settings; run without overrides for verdicts")
     withheld = reason is not None
 
     md = [f"# Study report: {study.name}", "", study.title, ""]

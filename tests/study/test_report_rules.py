@@ -148,3 +148,19 @@ def test_a_four_run_study_is_underpowered_never_not_reproduced(tmp_path, chosen,
         assert "**underpowered**" in line or "**not computable**" in line, (key, line)
         assert "**not reproduced**" not in line and "**reproduced**" not in line
     assert sum("**underpowered**" in line for line in rows.values()) >= 2
+
+
+def test_overridden_profile_settings_withhold_the_verdicts(tmp_path):
+    import dataclasses
+
+    from circuitvae.study import run_study, write_report
+    from circuitvae.zoo.studies import TABULAR
+
+    def task(spec):
+        return {"ces_calibrated": 0.1, "mse": 1.0}
+
+    study = dataclasses.replace(TABULAR, task=task, prepare=None)
+    grid = study.grid("cpu", architectures=["vae"], datasets=["adult"], seeds=[42], epochs=1)
+    run_study(study, grid, tmp_path, progress=False)
+    md = write_report(tmp_path, study=study, figures=False).read_text()
+    assert "differ from the `cpu` profile in epochs" in md

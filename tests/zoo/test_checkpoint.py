@@ -155,3 +155,11 @@ def test_an_older_checkpoint_without_a_hash_loads_with_a_warning(tiny, tmp_path)
     config.write_text(json.dumps(meta))
     with pytest.warns(UserWarning, match="records no weights_sha256"):
         load(folder)
+
+
+def test_a_float64_model_round_trips(tiny, tmp_path):
+    model = build("vae", input_shape=(6,), seed=0, **tiny("vae")).double()
+    back = load(save(model, tmp_path / "c"))
+    assert next(back.parameters()).dtype == torch.float64
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, back.state_dict()[k]), k

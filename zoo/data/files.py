@@ -16,6 +16,7 @@ names the file and where to put it.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import io
 import lzma
@@ -169,7 +170,7 @@ def _from_embedded(spec: DataFile, verify: bool) -> Path | None:
         raise ChecksumError(f"the embedded copy {src} decompresses to sha256 {digest}, expected "
                             f"{spec.sha256}; reinstall circuitvae or put the original "
                             f"{spec.filename} in a data directory")
-    for base in (cache_dir(), Path(tempfile.gettempdir()) / f"circuitvae-{os.getuid()}"):
+    for base in (cache_dir(), Path(tempfile.gettempdir()) / f"circuitvae-{getpass.getuser()}"):
         dest = base / spec.subdir / spec.filename
         try:
             _write_atomic(data, dest)

@@ -79,7 +79,16 @@ def save(model: ZooModel, path: str | Path) -> Path:
     training = getattr(model, "training_record", None)
     if training is not None:
         meta["training"] = training
-    save_file(state, str(folder / WEIGHTS), metadata={"architecture": model.architecture})
+    dtype = next((v.dtype for v in state.values() if v.is_floating_point()), torch.float32)
+    fd, tmp = tempfile.mkstemp(prefix=f".{WEIGHTS}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:  # written to a temporary and moved into place: a reader never sees half a file
+        save_file(state, tmp, metadata={"architecture": model.architecture,
+                                        "dtype": str(dtype).removeprefix("torch.")})
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, folder / WEIGHTS)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     meta["weights_sha256"] = _sha256(folder / WEIGHTS)
     _write_atomic(folder / CONFIG, json.dumps(meta, indent=2, default=_json_default))
     return folder
@@ -93,11 +102,20 @@ def _sha256(file: Path) -> str:
     return h.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(file: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, file)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -179,13 +197,17 @@ def load(path: str | Path, *, map_location: str | torch.device = "cpu") -> ZooMo
                               f"{expected}: the weights were modified or corrupted")
     try:
         with safetensors.safe_open(str(file), "pt") as f:
-            stored_arch = (f.metadata() or {}).get("architecture")
+            stored = f.metadata() or {}
+        stored_arch = stored.get("architecture")
         state = load_file(str(file), device=str(map_location))
     except Exception as err:  # safetensors raises its own error types for corrupt files
         raise CheckpointError(f"{file} is corrupt or truncated ({err})") from None
     if stored_arch is not None and stored_arch != meta["architecture"]:
         raise CheckpointError(f"{file} holds {stored_arch!r} weights, but {CONFIG} says "
                               f"{meta['architecture']!r}: the architecture was edited")
+    dtype = getattr(torch, stored.get("dtype", "float32"), None)
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point and dtype != torch.float32:
+        model = model.to(dtype)  # a model saved in float64 loads in float64
     own = model.state_dict()
     wrong = [f"{k}: {tuple(v.shape)} {v.dtype} (expected {tuple(own[k].shape)} "
              f"{own[k].dtype})" for k, v in state.items()
