@@ -133,6 +133,12 @@ def hidden_sites(model: Any, layers: str = "all", example: Tensor | None = None)
     (a Linear's pre-activation is dropped for the ReLU after it). The trailing decoder sites
     whose size equals the reconstruction's (the output layer and its activation) are not hidden
     and are dropped. ``layers`` picks ``"all"``, ``"encoder"`` or ``"decoder"``.
+
+    Both rules read the module order, not the data flow: they assume a site's output feeds the
+    next site (true of sequential encoders and decoders, the zoo's included). In a residual
+    block (``relu(x + fc(h))``) the ReLU's units are not ``fc``'s, and a genuine hidden layer
+    of the reconstruction's width just before the output layer is dropped with it; pass
+    ``sites=`` explicitly for such models.
     """
     if layers not in ("all", "encoder", "decoder"):
         raise CircuitVAEError(f"layers must be 'all', 'encoder' or 'decoder', got {layers!r}")
