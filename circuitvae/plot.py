@@ -82,18 +82,31 @@ def _ticks(ax: Axes, axis: str, labels: list[str]) -> None:
     step = max(1, int(np.ceil(n / MAX_TICKS)))
     idx = np.arange(0, n, step)
     if axis == "x":
-        ax.set_xticks(idx, [labels[i] for i in idx], rotation=60 if n > 6 else 0, ha="right"
-                      if n > 6 else "center", fontsize=8)
+        crowded = n > 6 or sum(len(labels[i]) for i in idx) > 6 * len(idx)
+        ax.set_xticks(idx, [labels[i] for i in idx], rotation=40 if crowded else 0,
+                      ha="right" if crowded else "center", fontsize=8)
     else:
         ax.set_yticks(idx, [labels[i] for i in idx], fontsize=8)
 
 
+def _short(value: float, _pos: Any = None) -> str:
+    """A tick label without matplotlib's offset text (which collides with axis labels)."""
+    return "0" if value == 0 else f"{value:.2g}"
+
+
 def _heatmap(ax: Axes, m: np.ndarray, rows: list[str], cols: list[str], cmap: str,
-             label: str, annotate: bool) -> None:
+             label: str, annotate: bool, cax: Axes | None = None) -> None:
+    from matplotlib.ticker import FuncFormatter
+
     image = ax.imshow(m, aspect="auto", cmap=cmap, interpolation="nearest")
     _ticks(ax, "x", cols)
     _ticks(ax, "y", rows)
-    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.9)
+    if cax is not None:
+        bar = ax.figure.colorbar(image, cax=cax, label=label)
+    else:
+        bar = ax.figure.colorbar(image, ax=ax, label=label, shrink=0.9)
+    bar.formatter = FuncFormatter(_short)
+    bar.update_ticks()
     if annotate and m.size <= 150:
         finite = m[np.isfinite(m)]
         mid = (finite.max() + finite.min()) / 2 if finite.size else 0.0
@@ -272,13 +285,20 @@ def ces_heatmap(
         totals = m.sum(axis=1)
     rows = _names(latent_names, m.shape[0], "z", "latent_names")
     cols = _names(groups, m.shape[1], "g", "group_names")
-    fig = _figure((min(2.0 + 0.45 * m.shape[1], 14.0) + 2.0, 1.2 + 0.35 * m.shape[0]))
-    ax, ax_total = fig.subplots(1, 2, width_ratios=[4, 1], sharey=True)
-    _heatmap(ax, m, rows, cols, "viridis", label, annotate)
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    fig = _figure((min(2.0 + 0.6 * m.shape[1], 14.0) + 3.0, 1.6 + 0.35 * m.shape[0]))
+    ax, cax, ax_total = fig.subplots(1, 3, width_ratios=[4, 0.15, 1.2])
+    _heatmap(ax, m, rows, cols, "viridis", label, annotate, cax=cax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("latent")
     ax_total.barh(np.arange(m.shape[0]), totals, color="tab:blue")
-    ax_total.set_xlabel("total" if _attr(effects, "per_offset") is None else "CES")
+    ax_total.set_ylim(ax.get_ylim())
+    ax_total.set_yticks(np.arange(m.shape[0]), [""] * m.shape[0])
+    ax_total.xaxis.set_major_locator(MaxNLocator(2))
+    ax_total.xaxis.set_major_formatter(FuncFormatter(_short))
+    ax_total.set_xlabel("total per latent" if _attr(effects, "per_offset") is None
+                        else "CES per latent")
     ax_total.grid(axis="x", alpha=0.3)
     fig.suptitle(title or "causal effect per latent", fontsize=10)
     return fig
@@ -480,8 +500,13 @@ def mediation_per_layer(mediation: Any, *, title: str | None = None) -> Figure:
     if proportions.shape != (len(sites),):
         raise CircuitVAEError(f"{len(sites)} sites but proportions of shape {proportions.shape}")
     x = np.arange(len(sites))
-    fig = _figure((max(4.5, 0.7 * len(sites) + 2.5), 3.4 if not norms else 5.6))
-    axes = fig.subplots(2 if norms else 1, 1, squeeze=False, sharex=True)[:, 0]
+    rows = (2 if norms else 1) + (1 if message else 0)
+    heights = [3.0] * (2 if norms else 1) + ([0.9] if message else [])
+    fig = _figure((max(5.5, 0.7 * len(sites) + 2.5), sum(heights) + 0.6))
+    grid = fig.subplots(rows, 1, squeeze=False, height_ratios=heights)[:, 0]
+    axes = grid[: 2 if norms else 1]
+    if norms:
+        axes[1].sharex(axes[0])
     axes[0].bar(x, proportions, color="tab:purple")
     axes[0].axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
     axes[0].set_ylabel("proportion mediated")
@@ -497,8 +522,14 @@ def mediation_per_layer(mediation: Any, *, title: str | None = None) -> Figure:
                         ha="right" if len(sites) > 4 else "center", fontsize=8)
     axes[-1].set_xlabel("mediator (layer)")
     axes[0].set_title(title or "causal mediation per layer", fontsize=10)
-    if message:
-        fig.text(0.01, 0.0, message, fontsize=7, wrap=True, va="bottom")
+    if message:  # in its own row, below the axis labels
+        import textwrap
+
+        note = grid[-1]
+        note.axis("off")
+        width = int(fig.get_figwidth() * 15)  # characters of 7-pt text across the figure
+        note.text(0.0, 1.0, textwrap.fill(message, width), fontsize=7, va="top", ha="left",
+                  transform=note.transAxes)
     return fig
 
 
