@@ -96,7 +96,7 @@ def test_ces_heatmap_from_array_and_results(render):
     fig = plot.ces_heatmap(effects, group_names=["age", "job", "money"])
     render(fig, "ces")
     np.testing.assert_allclose(fig.axes[0].images[0].get_array(), effects)
-    totals = [bar.get_width() for bar in fig.axes[1].patches]
+    totals = [bar.get_width() for bar in fig.axes[2].patches]  # axes: heatmap, colour bar, totals
     np.testing.assert_allclose(totals, effects.sum(axis=1))
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["age", "job", "money"]
 
@@ -109,7 +109,7 @@ def test_ces_heatmap_from_array_and_results(render):
                                per_latent=np.array([1.0, 5.0]))
     fig = plot.ces_heatmap(ces_like)
     render(fig, "ces_offsets")
-    np.testing.assert_allclose([b.get_width() for b in fig.axes[1].patches], [1.0, 5.0])
+    np.testing.assert_allclose([b.get_width() for b in fig.axes[2].patches], [1.0, 5.0])
     with pytest.raises(cv.CircuitVAEError, match="non-empty 2-D array"):
         plot.ces_heatmap(np.zeros(3))
 
@@ -169,7 +169,7 @@ def test_mediation_per_layer_from_layer_result_and_mapping(render):
     fig = plot.mediation_per_layer(layers)
     render(fig, "med")
     np.testing.assert_allclose([p.get_height() for p in fig.axes[0].patches], [1.0, 1.0, 1.0])
-    assert any("saturated" in t.get_text() for t in fig.texts)
+    assert any("saturated" in t.get_text() for ax in fig.axes for t in ax.texts)
 
     single = {
         "decoder.0": SimpleNamespace(te_norm=2.0, nie_norm=1.0, nde_norm=1.5, proportion=0.5),
