@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from .protocol import CircuitVAEError, Feature, Split, as_tensor, column_groups
+from .protocol import (
+    CircuitVAEError,
+    Feature,
+    Split,
+    as_tensor,
+    check_feature_groups,
+    column_groups,
+)
 
 SplitLike = Any  # a Split, a tensor, an array
 
@@ -65,33 +72,34 @@ def _split(x: SplitLike, y: Any, factors: Any, name: str) -> Split:
     return Split(t.float() if not t.is_floating_point() else t, y, factors)
 
 
+def _feature(f: Any) -> Feature:
+    if isinstance(f, Feature):
+        return f
+    if isinstance(f, Mapping):
+        try:
+            return Feature(str(f["name"]), f.get("kind", "numeric"),
+                           tuple(int(c) for c in f["columns"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise CircuitVAEError(f"feature {dict(f)} needs 'name' and 'columns' (and 'kind': "
+                                  f"numeric or categorical): {e}") from e
+    if isinstance(f, str):
+        raise CircuitVAEError("features mixes names and Feature objects; use one form")
+    raise CircuitVAEError(f"a feature must be a circuitvae.Feature, a dict or a name, got "
+                          f"{type(f).__name__}")
+
+
 def _features(features: Any, n_columns: int) -> list[Feature] | None:
     if features is None:
         return None
-    out = []
-    for f in features:
-        if isinstance(f, Feature):
-            out.append(f)
-        elif isinstance(f, Mapping):
-            try:
-                out.append(Feature(str(f["name"]), f.get("kind", "numeric"),
-                                   tuple(int(c) for c in f["columns"])))
-            except (KeyError, TypeError, ValueError) as e:
-                raise CircuitVAEError(f"feature {dict(f)} needs 'name' and 'columns' (and "
-                                      f"'kind': numeric or categorical): {e}") from e
-        elif isinstance(f, str):
-            out.append(None)  # type: ignore[arg-type] - names only: one column each, below
-        else:
-            raise CircuitVAEError(f"a feature must be a circuitvae.Feature, a dict or a name, "
-                                  f"got {type(f).__name__}")
-    if all(f is None for f in out):  # a list of names: one numeric column each, in order
-        names = [str(f) for f in features]
-        if len(names) != n_columns:
-            raise CircuitVAEError(f"{len(names)} feature names for {n_columns} columns; give "
-                                  "Feature objects for one-hot blocks")
-        out = [Feature(n, "numeric", (i,)) for i, n in enumerate(names)]
-    if any(f is None for f in out):
-        raise CircuitVAEError("features mixes names and Feature objects; use one form")
+    features = list(features)
+    if features and all(isinstance(f, str) for f in features):
+        # a list of names: one numeric column each, in order
+        if len(features) != n_columns:
+            raise CircuitVAEError(f"{len(features)} feature names for {n_columns} columns; "
+                                  "give Feature objects for one-hot blocks")
+        out = [Feature(n, "numeric", (i,)) for i, n in enumerate(features)]
+    else:
+        out = [_feature(f) for f in features]
     for f in out:
         if f.kind not in ("numeric", "categorical"):
             raise CircuitVAEError(f"feature {f.name!r} has kind {f.kind!r}; use numeric or "
@@ -165,21 +173,8 @@ class Dataset:
 
 
 def _groups(groups: Mapping[str, Sequence[str]], features: list[Feature]) -> dict[str, list[str]]:
-    names = {f.name for f in features}
     out = {str(g): [str(m) for m in members] for g, members in groups.items()}
-    seen: dict[str, str] = {}
-    for g, members in out.items():
-        if not members:
-            raise CircuitVAEError(f"group {g!r} has no features")
-        for m in members:
-            if m not in names:
-                raise CircuitVAEError(f"group {g!r} names unknown feature {m!r}")
-            if m in seen:
-                raise CircuitVAEError(f"feature {m!r} is in both {seen[m]!r} and {g!r}")
-            seen[m] = g
-    missing = sorted(names - set(seen))
-    if missing:
-        raise CircuitVAEError(f"features in no group: {missing}; every feature belongs to one")
+    check_feature_groups(out, [f.name for f in features])
     return out
 
 

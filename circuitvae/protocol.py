@@ -530,6 +530,26 @@ def sample_rows(total: int, n: int | None, seed: int = 0) -> np.ndarray | None:
     return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
 
 
+def check_feature_groups(groups: Mapping[str, Sequence[str]], feature_names: Sequence[str],
+                         *, what: str = "group") -> None:
+    """Check that ``groups`` (group name -> feature names) partitions ``feature_names``: no
+    empty group, no unknown feature, no feature in two groups, none left out."""
+    names = set(feature_names)
+    seen: dict[str, str] = {}
+    for g, members in groups.items():
+        if not members:
+            raise CircuitVAEError(f"{what} {g!r} has no features")
+        for m in members:
+            if m not in names:
+                raise CircuitVAEError(f"{what} {g!r} names unknown feature {m!r}")
+            if m in seen:
+                raise CircuitVAEError(f"feature {m!r} is in both {seen[m]!r} and {g!r}")
+            seen[m] = g
+    left = [n for n in feature_names if n not in seen]
+    if left:
+        raise CircuitVAEError(f"features in no {what}: {left}; every feature belongs to one")
+
+
 def column_groups(groups: Mapping[str, Sequence[int]], n_columns: int) -> ColumnGroups:
     """Validate that ``groups`` partitions columns ``0..n_columns-1``; say what is wrong if not."""
     if not groups:

@@ -21,7 +21,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 from scipy.stats import rankdata
 
-from circuitvae.protocol import CircuitVAEError, Feature, Split, column_groups
+from circuitvae.protocol import CircuitVAEError, Feature, Split, check_feature_groups, column_groups
 
 GroupKind = Literal["semantic", "correlation", "random"]
 CORRELATION_TAU = 0.5
@@ -228,18 +228,7 @@ class TabularDataset:
     factor_values: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        names = [f.name for f in self.features]
-        seen: dict[str, str] = {}
-        for g, members in self.groups.items():
-            for m in members:
-                if m not in names:
-                    raise CircuitVAEError(f"group {g!r} names unknown feature {m!r}")
-                if m in seen:
-                    raise CircuitVAEError(f"feature {m!r} is in groups {seen[m]!r} and {g!r}")
-                seen[m] = g
-        left = [n for n in names if n not in seen]
-        if left:
-            raise CircuitVAEError(f"features in no semantic group: {left}")
+        check_feature_groups(self.groups, [f.name for f in self.features], what="semantic group")
 
     @property
     def n_columns(self) -> int:
