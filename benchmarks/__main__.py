@@ -7,7 +7,7 @@ import sys
 
 from .common import machine
 
-BENCHMARKS = ["hooks", "ces", "analyze", "memory", "study"]
+BENCHMARKS = ["hooks", "ces", "analyze", "memory", "study", "attribution"]
 
 
 def main(argv: list[str]) -> None:

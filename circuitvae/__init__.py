@@ -12,10 +12,12 @@ from .adapters import wrap
 from .dataset import Dataset
 from .hooks import Cache, Patch, RunResult, capture, patching, run, site_table, sites
 from .interventions import (
+    AttributionResult,
     LayerMediation,
     MediationResult,
     PatchResult,
     PathPatchResult,
+    attribution_patch,
     mediate,
     mediation_by_layer,
     patch,
@@ -80,6 +82,7 @@ __all__ = [
     "site_table",
     "sites",
     "wrap",
+    "AttributionResult",
     "CESResult",
     "LayerMediation",
     "MediationResult",
@@ -88,6 +91,7 @@ __all__ = [
     "PathPatchResult",
     "SpecificityResult",
     "analyze",
+    "attribution_patch",
     "ces",
     "code_swap",
     "downstream_auc",

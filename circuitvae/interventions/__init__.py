@@ -3,6 +3,7 @@
 1. :mod:`.input` -- input manipulation (feature-group swaps, factor resampling, responses);
 2. :mod:`.latent` -- latent perturbation (sigma_eff, sweep grids, batched latent sweeps);
 3. :mod:`.patching` -- activation patching and path-specific (telescoping) patching;
+   :mod:`.attribution` -- its first-order approximation for every unit at once;
 4. :mod:`.mediation` -- causal mediation and the layer-saturation report.
 
 :mod:`.batching` holds what they share (chunked passes, the one encode path, site selection).
@@ -10,6 +11,7 @@ Each public function checks its inputs once; its passes run unchecked
 (:func:`circuitvae.hooks.run_unchecked`).
 """
 
+from .attribution import AttributionResult, attribution_patch
 from .input import (
     Profiles,
     Responses,
@@ -26,6 +28,7 @@ from .mediation import LayerMediation, MediationResult, mediate, mediation_by_la
 from .patching import PatchResult, PathPatchResult, patch, path_patch
 
 __all__ = [
+    "AttributionResult",
     "LayerMediation",
     "MediationResult",
     "PatchResult",
@@ -34,6 +37,7 @@ __all__ = [
     "Responses",
     "SweepStats",
     "activation_profiles",
+    "attribution_patch",
     "latent_sweep",
     "manipulations",
     "mediate",
