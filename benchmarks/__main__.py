@@ -7,7 +7,7 @@ import sys
 
 from .common import machine
 
-BENCHMARKS = ["hooks", "ces", "analyze", "memory", "study", "attribution"]
+BENCHMARKS = ["hooks", "ces", "analyze", "memory", "study", "attribution", "estimators", "training"]
 
 
 def main(argv: list[str]) -> None:

@@ -1,6 +1,6 @@
 """Benchmark 1: ``cv.analyze`` of one trained tabular model against the bare batched forward
 passes it needs (d = 10, N = 1000, K = 11), for ``metrics="interventional"`` (no fitted
-estimator) and for the full call.
+estimator), for the full call, and for the full call with ``preset="fast"`` (LightGBM trees).
 
 Every forward pass of the engine goes through :func:`circuitvae.hooks.run_unchecked` (the pass
 behind :func:`circuitvae.run`, without its checks). The benchmark records each call (method and
@@ -68,14 +68,16 @@ def run(quick: bool = False) -> list[str]:
     lines = []
     # warm-up: the first call pays one-time costs (site discovery, lazy imports, thread pools)
     cv.analyze(model, data, n=100, seed=0, k=3, metrics="interventional")
-    for metrics, n_jobs, repeats in (("interventional", 1, 5), ("all", 1, 1), ("all", 2, 1)):
+    for metrics, n_jobs, repeats, preset in (("interventional", 1, 5, "default"),
+                                             ("all", 1, 1, "default"), ("all", 2, 1, "default"),
+                                             ("all", 1, 1, "fast")):
         best = None
         for _ in range(repeats):  # the fastest of a few calls, as for the replay
             calls, spent, restore = _record_runs()
             start = time.perf_counter()
             try:
                 row = cv.analyze(model, data, n=n, seed=0, k=11, n_jobs=n_jobs,
-                                 metrics=metrics)
+                                 metrics=metrics, preset=preset)
             finally:
                 restore()
             total = time.perf_counter() - start
@@ -86,7 +88,8 @@ def run(quick: bool = False) -> list[str]:
         rows = sum(shape[0] for _, shape in calls)
         assert not row["skipped"].iloc[0], row["skipped"].iloc[0]
         lines.append(
-            f"| analyze, metrics={metrics!r}, tabular VAE d=10, N={n}, K=11, n_jobs={n_jobs} | "
+            f"| analyze, metrics={metrics!r}, preset={preset!r}, tabular VAE d=10, N={n}, K=11, "
+            f"n_jobs={n_jobs} | "
             f"{total:.2f} s total; {spent[0]:.2f} s in {len(calls)} engine passes ({rows} rows) "
             f"| bare replay {replay:.2f} s; engine/bare {spent[0] / replay:.2f}x; total/bare "
             f"{total / replay:.2f}x |")

@@ -45,6 +45,7 @@ class AnalysisOptions:
     vq_entries: int | None = 16
     fgd_n_estimators: int = 100
     dci_n_estimators: int = 100
+    estimator: str = "sklearn"
     max_batch_rows: int | None = None
     n_jobs: int | None = None
     verbose: bool = False

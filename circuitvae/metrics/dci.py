@@ -16,7 +16,7 @@ import scipy.stats
 from ..protocol import CircuitVAEError
 from ._importance import (
     SKLEARN_VERSION,
-    EstimatorFactory,
+    Estimator,
     check_classes,
     check_not_constant,
     gbt_importance,
@@ -96,7 +96,7 @@ def dci(
     n_train: int | None = None,
     seed: int = 0,
     n_estimators: int = 100,
-    estimator: EstimatorFactory | None = None,
+    estimator: Estimator = None,
     n_jobs: int | None = None,
 ) -> DCIResult:
     """DCI of codes ``(N, d)`` against integer factors ``(N, K)``.
@@ -108,8 +108,11 @@ def dci(
     Rows: pass ``codes_test``/``factors_test`` for a held-out set (the study uses 10000 train
     and 5000 test points), or the given rows are split at random with ``seed``, ``n_train``
     rows for training (default ``round(2N/3)``, the study's ratio) [our choice].
-    ``n_estimators`` (sklearn default 100) may be lowered for speed; ``estimator(kind)``
-    replaces the tree model altogether. ``n_jobs`` fits the factors' models in parallel threads
+    ``n_estimators`` (sklearn default 100) may be lowered for speed. ``estimator`` picks the
+    tree model: ``"sklearn"`` (default, the reference), ``"lightgbm"`` (the same model family,
+    histogram-based and much faster; :func:`~circuitvae.metrics._importance.lightgbm_estimator`
+    says how it is set up and what differs), or a factory ``kind -> unfitted estimator``.
+    ``n_jobs`` fits the factors' models in parallel threads
     (same numbers).
     """
     data = train_test(codes, factors, codes_test, factors_test, n_train=n_train, seed=seed)

@@ -35,7 +35,7 @@ from ..protocol import (
 )
 from ._importance import (
     SKLEARN_VERSION,
-    EstimatorFactory,
+    Estimator,
     Kind,
     as_matrix,
     check_classes,
@@ -91,7 +91,7 @@ def fgd_from_features(
     *,
     seed: int = 0,
     n_estimators: int = 100,
-    estimator: EstimatorFactory | None = None,
+    estimator: Estimator = None,
     feature_names: Sequence[str] | None = None,
     n_jobs: int | None = None,
 ) -> FGDResult:
@@ -101,7 +101,8 @@ def fgd_from_features(
     ``feature_kinds[f] == "categorical"``, a number when ``"numeric"``. ``groups`` maps a group
     name to feature indices and must partition ``0..F-1`` (at least 2 groups). One tree model
     per feature is fitted on all N rows (``random_state=seed``; ``n_estimators`` and
-    ``estimator(kind)`` as in :func:`circuitvae.metrics.dci.dci`). With singleton groups and
+    ``estimator`` (``"sklearn"``, ``"lightgbm"`` or a factory) as in
+    :func:`circuitvae.metrics.dci.dci`). With singleton groups and
     categorical features this is exactly DCI disentanglement fitted on the same rows.
     """
     c = as_matrix(codes, "codes")
@@ -196,7 +197,7 @@ def fgd(
     seed: int = 0,
     split: str = "test",
     n_estimators: int = 100,
-    estimator: EstimatorFactory | None = None,
+    estimator: Estimator = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     n_jobs: int | None = None,
 ) -> FGDResult:
@@ -245,7 +246,7 @@ def fgd_of_rows(
     *,
     seed: int = 0,
     n_estimators: int = 100,
-    estimator: EstimatorFactory | None = None,
+    estimator: Estimator = None,
     n_jobs: int | None = None,
 ) -> FGDResult:
     """FGD of model-space rows ``x`` ``(N, columns)`` and their latent means ``codes``

@@ -186,7 +186,7 @@ def fgd(ctx: AnalysisContext) -> Values:
     features, groups = fgd_groups(ctx.dataset)
     codes = ctx.encoding(DEFAULT_BATCH_SIZE).mean
     res = fgd_of_rows(ctx.x, codes, features, groups, seed=o.seed,
-                      n_estimators=o.fgd_n_estimators, n_jobs=o.n_jobs)
+                      n_estimators=o.fgd_n_estimators, estimator=o.estimator, n_jobs=o.n_jobs)
     out = {"fgd": float(res.value)}
     if isinstance(ctx.dataset, GroupsFeatures):  # same trees, other grouping: no refit
         corr = ctx.dataset.feature_groups("correlation", o.seed)
@@ -220,7 +220,7 @@ def factor_metrics(ctx: AnalysisContext) -> Values:
     varying = [j for j in range(f.shape[1]) if len(np.unique(f[:, j])) > 1]
     f, f_test = f[:, varying], f_test[:, varying]
     res = dci(codes, f, codes_test=codes_test, factors_test=f_test, seed=o.seed,
-              n_estimators=o.dci_n_estimators, n_jobs=o.n_jobs)
+              n_estimators=o.dci_n_estimators, estimator=o.estimator, n_jobs=o.n_jobs)
     return {"dci_disentanglement": float(res.disentanglement),
             "dci_completeness": float(res.completeness),
             "dci_informativeness": float(res.informativeness_test),

@@ -165,3 +165,34 @@ def test_vq_straight_through_gradient_reaches_encoder_not_codebook_from_recon(ta
     model.recon_loss(model.decode_logits(ze), tabular[:5]).backward()
     assert model.fc_z.weight.grad is not None and model.fc_z.weight.grad.abs().sum() > 0
     assert model.quantizer.codebook.grad is None
+
+
+@pytest.mark.parametrize("blocks", [[(0, 1, 2), (5, 6), (9, 10, 11, 12)],  # numeric between
+                                    [(0, 1), (2, 3, 4)],                   # no numeric column
+                                    [(3, 1, 4)],                           # unordered block
+                                    []])                                   # numeric only
+def test_vectorised_mixed_nll_and_output_equal_the_per_block_loop(blocks):
+    from circuitvae.zoo.models.likelihood import MixedOutput, mixed_nll
+
+    n_cols = 14 if blocks and blocks[0] == (0, 1, 2) else 5
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(30, n_cols, generator=gen, dtype=torch.float64)
+    for b in blocks:
+        x[:, list(b)] = torch.nn.functional.one_hot(
+            torch.randint(0, len(b), (30,), generator=gen), len(b)).double()
+    logits = (5 * torch.randn(30, n_cols, generator=gen, dtype=torch.float64)).requires_grad_()
+    numeric = [c for c in range(n_cols) if all(c not in b for b in blocks)]
+    expected = 0.5 * ((x[:, numeric] - logits[:, numeric]) ** 2).sum(1)
+    for b in blocks:
+        expected = expected - (x[:, list(b)] * torch.log_softmax(logits[:, list(b)], 1)).sum(1)
+    expected = expected.mean()
+    got = mixed_nll(logits, x, blocks)
+    assert float(got.detach()) == pytest.approx(float(expected.detach()), rel=1e-12)
+    g_got, = torch.autograd.grad(got, logits)
+    g_exp, = torch.autograd.grad(expected, logits)
+    torch.testing.assert_close(g_got, g_exp, rtol=1e-10, atol=1e-12)
+    out = MixedOutput(n_cols, blocks)(logits.detach())
+    ref = logits.detach().clone()
+    for b in blocks:
+        ref[:, list(b)] = torch.softmax(ref[:, list(b)], 1)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-12)

@@ -89,3 +89,37 @@ def test_unknown_or_empty_metric_selection_is_an_error(mlp):
         cv.analyze(mlp, x, metrics=["cess"])
     with pytest.raises(cv.CircuitVAEError, match="metrics is empty"):
         cv.analyze(mlp, x, metrics=[])
+
+
+def test_fast_preset_fits_lightgbm_trees_and_records_them(circuit_models, tabular,
+                                                          conv_vae, fake_images):
+    lightgbm = pytest.importorskip("lightgbm")
+    model = circuit_models[0]
+    kw = {"n": 40, "seed": 2, "k": 5, "fgd_n_estimators": 5}
+    fast = cv.analyze(model, tabular, preset="fast", **kw).iloc[0]
+    assert fast.estimator == "lightgbm" and fast.preset == "fast"
+    assert fast.lightgbm_version == lightgbm.__version__
+    ref = cv.analyze(model, tabular, **kw).iloc[0]
+    assert ref.estimator == "sklearn" and ref.lightgbm_version == ""
+    assert fast.fgd == pytest.approx(
+        cv.fgd(model, tabular, n=40, seed=2, n_estimators=5, estimator="lightgbm").value)
+    # the interventional metrics do not depend on the tree model
+    for col in INTERVENTIONAL:
+        if np.isfinite(ref[col]):
+            assert fast[col] == ref[col], col
+    # an explicit estimator wins over the preset's
+    assert cv.analyze(model, tabular, preset="fast", estimator="sklearn",
+                      **kw).iloc[0].fgd == pytest.approx(ref.fgd)
+    img = cv.analyze(conv_vae, fake_images, n=30, k=3, n_score_train=60, n_score_eval=30,
+                     metrics=["dci_disentanglement"], preset="fast").iloc[0]
+    assert np.isfinite(img.dci_disentanglement), img.skipped
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"preset": "turbo"}, "preset must be one of 'default', 'fast'"),
+    ({"estimator": "xgboost"}, "estimator must be one of 'sklearn', 'lightgbm'"),
+    ({"estimator": 3}, "estimator must be one of"),
+])
+def test_bad_preset_or_estimator_is_named(mlp, kwargs, match):
+    with pytest.raises(cv.CircuitVAEError, match=match):
+        cv.analyze(mlp, torch.randn(15, 6), **kwargs)
