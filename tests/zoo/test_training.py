@@ -20,7 +20,11 @@ def test_loss_falls_for_each_architecture(name, tiny, features, tabular):
     assert [row["epoch"] for row in hist] == list(range(1, len(hist) + 1))
     first, last = hist[0]["train_recon"], min(row["train_recon"] for row in hist[-3:])
     assert last < first
-    assert hist[-1]["val_recon"] < hist[0]["val_recon"]
+    # held-out: reconstruction improves; beta-VAE (beta = 4 on 230 rows) trades reconstruction
+    # for the prior, so there the objective is what falls (FactorVAE's objective rises with
+    # its adversarial TC term while its reconstruction falls)
+    column = "val_loss" if name == "beta_vae" else "val_recon"
+    assert min(row[column] for row in hist[-3:]) < hist[0][column]
     keys = {"train_loss", "train_recon", "val_loss", "lr", "seconds"}
     assert keys <= set(hist[0])
     if name == "factor_vae":
@@ -132,3 +136,34 @@ def test_epoch_means_are_the_row_weighted_batch_means(tiny, tabular):
         by_hand += float(terms["loss"].detach()) * batch.shape[0]
         rows += batch.shape[0]
     assert sums["loss"] == pytest.approx(by_hand / rows, rel=1e-6)
+
+
+def test_validation_rows_keep_their_random_order():
+    from circuitvae.zoo.training import split_validation
+
+    train_idx, val_idx = split_validation(1000, 0.1, seed=3)
+    assert len(val_idx) == 100 and len(set(val_idx.tolist()) & set(train_idx.tolist())) == 0
+    assert not torch.equal(val_idx, val_idx.sort().values)  # not in dataset order
+    assert torch.equal(train_idx, train_idx.sort().values)
+    again, _ = split_validation(1000, 0.1, seed=3)[::-1]
+    assert torch.equal(again, val_idx)  # seeded
+
+
+def test_batch_statistic_losses_validate_on_random_batches(tiny, features):
+    # rows stored in a meaningful order (two regimes, like a dataset sorted by date): the
+    # validation batches must mix them as the training batches do, or DIP-VAE-II's batch
+    # covariance (and with it the validation loss and early stopping) is distorted
+    gen = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(600, 6, generator=gen) - 2, torch.randn(600, 6, generator=gen) + 2])
+    model = build("dip_vae_ii", input_shape=(6,), seed=0, **tiny("dip_vae_ii"))
+    model = train(model, x, seed=1, max_epochs=5, batch_size=64, verbose=False)
+    from circuitvae.zoo import evaluate
+    from circuitvae.zoo.training import split_validation
+
+    _, val_idx = split_validation(len(x), 0.1, seed=1)
+    model.train()
+    random_order = evaluate(model, x[val_idx], batch_size=64, seed=3)["loss"]
+    dataset_order = evaluate(model, x[val_idx.sort().values], batch_size=64, seed=3)["loss"]
+    # the restored (best) epoch's validation loss is this random-order evaluation, exactly
+    assert min(r["val_loss"] for r in model.history) == pytest.approx(random_order, rel=1e-9)
+    assert dataset_order > random_order  # what sorted validation rows measured instead
