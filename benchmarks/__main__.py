@@ -7,7 +7,8 @@ import sys
 
 from .common import machine
 
-BENCHMARKS = ["hooks", "ces", "analyze", "memory", "study", "attribution", "estimators", "training"]
+BENCHMARKS = ["hooks", "ces", "analyze", "memory", "study", "attribution", "estimators",
+              "training", "soak"]
 
 
 def main(argv: list[str]) -> None:

@@ -25,3 +25,13 @@ def test_mkdocs_strict_build(tmp_path):
     zoo = (tmp_path / "site" / "api/zoo/index.html").read_text()
     assert 'id="circuitvae.zoo.build"' in zoo  # the package-dir mapped package is documented
     assert ":func:`" not in (tmp_path / "site" / "api/plot/index.html").read_text()
+    # formulas are typeset offline: KaTeX ships with the site, no page loads from elsewhere
+    site = tmp_path / "site"
+    assert (site / "assets/katex/katex.min.js").is_file()
+    assert any((site / "assets/katex/fonts").glob("*.woff2"))
+    page = (site / "interventions/index.html").read_text()
+    assert 'class="arithmatex"' in page and "assets/katex/katex.min.js" in page
+    assert 'class="highlight"' in page  # code is highlighted (pygments)
+    for html in site.rglob("*.html"):
+        text = html.read_text()
+        assert "fonts.googleapis" not in text and "cdn.jsdelivr" not in text, html
