@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from circuitvae.protocol import NotAVAEError, Posterior
 
 from .base import WrappedVAE, to_output, to_posterior
+from .diffusers import SpatialLatentVAE, is_diffusers_autoencoder, wrap_diffusers
 from .functions import wrap_functions
 from .module import wrap_module
 from .nnsight import is_nnsight, wrap_nnsight
@@ -32,6 +33,7 @@ def wrap(
     scale: str = "logvar",
     output: str = "auto",
     backend: str | None = None,
+    latent_units: str | None = None,
 ) -> Any:
     """Bring ``model`` (or ``encode``/``decode`` functions) to the VAE protocol.
 
@@ -43,6 +45,10 @@ def wrap(
     ``std``, ``var``...). ``output="logits"`` declares a Bernoulli decoder that returns logits
     (they become probabilities); ``"raw"`` analyses the decoder's values as they are.
     ``backend`` is the default hook backend of the result.
+
+    diffusers' ``AutoencoderKL`` (a spatial latent ``(C, h, w)``) is flattened for the engine;
+    ``latent_units`` says what a latent sweep moves: ``"channel"`` (default: all positions of
+    one channel together) or ``"element"`` (each position).
     """
     options: dict[str, Any] = {"latent_dim": latent_dim, "input_shape": input_shape,
                                "scale": scale, "output": output}
@@ -56,6 +62,11 @@ def wrap(
                               decode or getattr(model, "decode", None), target, **options)
     if is_nnsight(model):
         return wrap_nnsight(model, **options)
+    if is_diffusers_autoencoder(model):
+        return wrap_diffusers(model, latent_units=latent_units, **options)
+    if latent_units is not None:
+        raise NotAVAEError("latent_units applies to spatial latents (diffusers' AutoencoderKL); "
+                           f"{type(model).__name__} is not one")
     if _speaks_protocol(model):
         return model
     if is_pythae(model):
@@ -73,4 +84,4 @@ def _speaks_protocol(model: Any) -> bool:
     return isinstance(model, WrappedVAE) or bool(getattr(model, "speaks_circuitvae", False))
 
 
-__all__ = ["Posterior", "WrappedVAE", "to_output", "to_posterior", "wrap"]
+__all__ = ["Posterior", "SpatialLatentVAE", "WrappedVAE", "to_output", "to_posterior", "wrap"]

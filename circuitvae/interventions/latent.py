@@ -171,11 +171,24 @@ def latent_sweep_unchecked(
     profile: Literal["abs", "signed"] = "abs",
     max_batch_rows: int | None = None,
     verbose: bool = False,
+    units: Sequence[np.ndarray] | None = None,
+    unit_scale: np.ndarray | None = None,
 ) -> SweepStats:
     """:func:`latent_sweep` on a latent batch ``mu`` already on the model's device in its dtype
-    (an encoding) and valid ``capture`` sites: what the metrics call."""
+    (an encoding) and valid ``capture`` sites: what the metrics call.
+
+    ``units`` (latent units, e.g. the channels of a spatial latent): a list of U index arrays
+    into the d latent coordinates. Unit u is then moved as a whole,
+    do(z_i = mu_i + grid[u, k] * unit_scale_i for every i in unit u), so ``grid`` is ``(U, K)``
+    and ``unit_scale`` ``(d,)`` (default ones; the calibrated sweep passes sigma_eff, so each
+    coordinate moves by its own scale). The statistics then have one row per unit.
+    """
     mu = mu.detach()
     n, d_all = mu.shape
+    if units is not None:
+        return _unit_sweep(model, mu, np.asarray(grid, dtype=np.float64), units, unit_scale,
+                           capture=capture, profile=profile, max_batch_rows=max_batch_rows,
+                           verbose=verbose)
     idx_latents = np.arange(d_all) if latents is None else np.asarray(latents, dtype=np.int64)
     grid = np.asarray(grid, dtype=np.float64)
     d, k = grid.shape
@@ -230,6 +243,95 @@ def latent_sweep_unchecked(
     )
     check_sweep_finite(model, stats)
     return stats
+
+
+def _unit_sweep(model: Any, mu: Tensor, grid: np.ndarray, units: Sequence[np.ndarray],
+                unit_scale: np.ndarray | None, *, capture: tuple[str, ...],
+                profile: Literal["abs", "signed"], max_batch_rows: int | None,
+                verbose: bool) -> SweepStats:
+    """The sweep of whole latent units along their directions (see
+    :func:`latent_sweep_unchecked`); the same chunking and sums as the per-coordinate sweep."""
+    n, d_all = mu.shape
+    u, k = grid.shape
+    if u != len(units):
+        raise CircuitVAEError(f"grid has {u} rows but {len(units)} latent units are swept")
+    dev = mu.device
+    scale = np.ones(d_all) if unit_scale is None else np.asarray(unit_scale, dtype=np.float64)
+    directions = torch.zeros(u, d_all, dtype=mu.dtype, device=dev)
+    for j, idx in enumerate(units):
+        idx = np.asarray(idx, dtype=np.int64)
+        directions[j, torch.as_tensor(idx, device=dev)] = torch.as_tensor(
+            scale[idx], dtype=mu.dtype, device=dev)
+    base_out, base_acts = decode_all(model, mu, max_batch_rows=max_batch_rows, capture=capture)
+    p = int(np.prod(base_out.shape[1:]))
+    grid_t = torch.as_tensor(grid, dtype=mu.dtype, device=dev)
+    rms = torch.zeros(u * k, dtype=torch.float64, device=dev)
+    l2 = torch.zeros(u * k, dtype=torch.float64, device=dev)
+    sq = torch.zeros(u, p, dtype=torch.float64, device=dev)
+    acts = {name: torch.zeros(u, int(np.prod(t.shape[1:])), dtype=torch.float64, device=dev)
+            for name, t in base_acts.items()}
+    size = chunk_rows(max_batch_rows, model, p + sum(int(np.prod(t.shape[1:]))
+                                                     for t in base_acts.values()))
+    for first, end, rows in tqdm(_sweep_pieces(u * k, n, size), desc="latent sweep",
+                                 disable=not verbose, leave=False):
+        m = rows.stop - rows.start
+        blocks = torch.arange(first, end, device=dev)
+        jb, kb = blocks // k, blocks % k
+        step = grid_t[jb, kb][:, None] * directions[jb]  # (blocks, d)
+        z = mu[rows].unsqueeze(0) + step.unsqueeze(1)
+        res = run_unchecked(model, z.reshape(-1, d_all), method="decode", capture=capture)
+        _fold_blocks(res.output, base_out[rows], blocks, jb, rms, l2, sq)
+        for name in capture:
+            delta = (res.cache[name].reshape(len(blocks), m, -1)
+                     - base_acts[name][rows].reshape(1, m, -1))
+            if profile == "abs":
+                delta = delta.abs_()
+            acts[name].index_add_(0, jb, delta.sum(dim=1).double())
+    stats = SweepStats(
+        grid=grid,
+        rms=(rms / n).reshape(u, k).cpu().numpy(),
+        l2=(l2 / n).reshape(u, k).cpu().numpy(),
+        sq=(sq / (n * k)).cpu().numpy(),
+        activations={name: (a / (n * k)).cpu().numpy() for name, a in acts.items()},
+        n_rows=n,
+    )
+    check_sweep_finite(model, stats)
+    return stats
+
+
+LatentUnits = Literal["auto", "channel", "element"]
+#: the values of ``latent_units``
+LATENT_UNITS: tuple[str, ...] = ("auto", "channel", "element")
+
+
+def latent_unit_groups(model: Any, d: int, latent_units: str = "auto") -> list[np.ndarray] | None:
+    """The latent units of ``model`` as index groups into its d flat latent coordinates.
+
+    ``"element"``: every coordinate is a unit (``None``: the per-coordinate sweep).
+    ``"channel"``: a spatial latent of shape ``(C, h, w)`` (the model's ``latent_shape``,
+    flattened channel-major) has C units, each holding all h * w positions of one channel.
+    ``"auto"`` (default): the model's own ``latent_units`` attribute when it has one (the
+    diffusers adapter sets ``"channel"``), else ``"element"``.
+    """
+    if latent_units not in LATENT_UNITS:
+        raise CircuitVAEError(f"latent_units must be one of {', '.join(map(repr, LATENT_UNITS))}, "
+                              f"got {latent_units!r}")
+    mode = latent_units
+    if mode == "auto":
+        mode = getattr(model, "latent_units", None) or "element"
+    if mode == "element":
+        return None
+    shape = getattr(model, "latent_shape", None)
+    if shape is None or len(shape) < 2:
+        raise CircuitVAEError(
+            f"latent_units='channel' needs a spatial latent: {type(model).__name__} declares no "
+            "latent_shape (C, h, w); its latent is a vector, whose units are its elements")
+    c = int(shape[0])
+    per = int(np.prod(shape[1:]))
+    if c * per != d:
+        raise CircuitVAEError(f"latent_shape {tuple(shape)} holds {c * per} values, but the "
+                              f"posterior has {d}")
+    return [np.arange(j * per, (j + 1) * per) for j in range(c)]
 
 
 def _sweep_pieces(n_blocks: int, n: int, size: int) -> list[tuple[int, int, slice]]:

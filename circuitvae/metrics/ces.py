@@ -46,6 +46,7 @@ def ces(
     max_batch_rows: int | None = None,
     discrete_ok: bool = False,
     verbose: bool = False,
+    latent_units: str = "auto",
 ) -> CESResult:
     """Causal Effect Strength.
 
@@ -60,11 +61,18 @@ def ces(
     ``data``: a tensor/array of inputs, a Split or a dataset (its test split); ``n`` rows are
     drawn with ``seed`` (``None``: all). The sweep runs as a few batched decodes of at most
     ``max_batch_rows`` rows. A vector-quantized model warns unless ``discrete_ok=True``.
+
+    Spatial latents ``(C, h, w)`` (e.g. diffusers' ``AutoencoderKL``): ``latent_units="auto"``
+    follows the model (per channel for the diffusers adapter): CES_c moves all h * w positions
+    of channel c together, each by its own sigma_eff times the grid; ``"element"`` sweeps every
+    position on its own, ``"channel"`` forces channels. ``per_latent`` then has one entry per
+    unit.
     """
     check_choice("reduction", reduction, ("rms", "l2"))
     swept = calibrated_sweep(model, data, calibrated=calibrated, n=n, seed=seed, r=r, k=k,
                              scale=scale, max_batch_rows=max_batch_rows,
-                             discrete_ok=discrete_ok, verbose=verbose, what="CES")
+                             discrete_ok=discrete_ok, verbose=verbose, what="CES",
+                             latent_units=latent_units)
     return ces_of_sweep(swept.stats, swept.encoded.sigma_eff, calibrated=calibrated, scale=scale,
                         reduction=reduction, n=int(swept.encoded.x.shape[0]), seed=seed, r=r,
                         k=k)

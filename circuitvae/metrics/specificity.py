@@ -75,6 +75,7 @@ def specificity(
     max_batch_rows: int | None = None,
     discrete_ok: bool = False,
     verbose: bool = False,
+    latent_units: str = "auto",
 ) -> SpecificityResult:
     """Intervention specificity.
 
@@ -89,11 +90,12 @@ def specificity(
     output element is a group (images, G = P); or any spec of
     :func:`circuitvae.interventions.input.resolve_groups`. ``group_reduce="mean"`` (default,
     [our choice]) averages the squared change over a group's columns, ``"sum"`` adds it.
+    ``latent_units`` as in :func:`circuitvae.metrics.ces.ces` (spatial latents: per channel).
     """
     check_choice("group_reduce", group_reduce, ("mean", "sum"))
     swept = calibrated_sweep(model, data, n=n, seed=seed, r=r, k=k, scale=scale,
                              max_batch_rows=max_batch_rows, discrete_ok=discrete_ok,
-                             verbose=verbose, what="specificity")
+                             verbose=verbose, what="specificity", latent_units=latent_units)
     stats = swept.stats
     cg = resolve_groups(data, groups, stats.sq.shape[1], seed=seed)
     effects = group_effects(stats.sq, cg, group_reduce)

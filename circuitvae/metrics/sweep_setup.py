@@ -18,10 +18,12 @@ from torch import Tensor
 
 from ..interventions.batching import encode_all, warn_if_discrete
 from ..interventions.latent import (
+    LATENT_UNITS,
     SCALES,
     Scale,
     SweepStats,
     latent_sweep_unchecked,
+    latent_unit_groups,
     offset_grid,
     sigma_eff,
 )
@@ -137,10 +139,24 @@ def sweep(
     profile: Literal["abs", "signed"] = "abs",
     max_batch_rows: int | None = None,
     verbose: bool = False,
+    latent_units: str = "auto",
 ) -> Swept:
     """The sweep do(z_j = mu_j(x) + delta) of every latent over the grid
     ``delta in r * linspace(-1, 1, K)`` (fixed) or ``sigma_eff_j * r * linspace(-1, 1, K)``
-    (``calibrated``), capturing the decoder sites ``capture`` (already validated)."""
+    (``calibrated``), capturing the decoder sites ``capture`` (already validated).
+
+    Spatial latents (``latent_units``, :func:`~circuitvae.interventions.latent.
+    latent_unit_groups`): a unit (a channel) moves as a whole, each of its coordinates i by
+    ``r * linspace(-1, 1, K)`` times sigma_eff_i (calibrated) or 1 (fixed); ``grid`` is then
+    ``(U, K)`` in those multiples."""
+    units = latent_unit_groups(model, encoded.d, latent_units)
+    if units is not None:
+        grid = offset_grid(len(units), k, r)
+        stats = latent_sweep_unchecked(
+            model, encoded.posterior.mean, grid, capture=capture, profile=profile,
+            max_batch_rows=max_batch_rows, verbose=verbose, units=units,
+            unit_scale=encoded.sigma_eff if calibrated else None)
+        return Swept(encoded, grid, stats)
     grid = offset_grid(encoded.d, k, r, encoded.sigma_eff if calibrated else None)
     stats = latent_sweep_unchecked(
         model, encoded.posterior.mean, grid, capture=capture, profile=profile,
@@ -165,9 +181,11 @@ def calibrated_sweep(
     discrete_ok: bool,
     verbose: bool,
     what: str,
+    latent_units: str = "auto",
 ) -> Swept:
     """:func:`encode_rows` then :func:`sweep`: resolve -> encode -> warn if discrete ->
     sigma_eff -> grid -> sweep."""
+    check_choice("latent_units", latent_units, LATENT_UNITS)
     check_sweep_args(n=n, seed=seed, r=r, k=k, scale=scale, max_batch_rows=max_batch_rows,
                      discrete_ok=discrete_ok, verbose=verbose)
     check_bool("calibrated", calibrated)
@@ -175,4 +193,5 @@ def calibrated_sweep(
                           max_batch_rows=max_batch_rows, discrete_ok=discrete_ok, what=what,
                           calibrated=calibrated)
     return sweep(model, encoded, r=r, k=k, calibrated=calibrated, capture=capture,
-                 profile=profile, max_batch_rows=max_batch_rows, verbose=verbose)
+                 profile=profile, max_batch_rows=max_batch_rows, verbose=verbose,
+                 latent_units=latent_units)
