@@ -13,7 +13,7 @@ The sweep never materialises the ``d * K * N`` outputs: each chunk is decoded, c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -194,11 +194,60 @@ def latent_sweep_unchecked(
     d, k = grid.shape
     if d != len(idx_latents):
         raise CircuitVAEError(f"grid has {d} rows but {len(idx_latents)} latents are swept")
+    grid_t = torch.as_tensor(grid, dtype=mu.dtype, device=mu.device)
+    lat_t = torch.as_tensor(idx_latents, device=mu.device)
+
+    def codes(rows: slice, jb: Tensor, kb: Tensor) -> Tensor:
+        z = mu[rows].repeat(len(jb), 1).view(len(jb), rows.stop - rows.start, d_all)
+        cols = lat_t[jb]
+        ar = torch.arange(len(jb), device=mu.device)
+        start = torch.zeros_like(z[ar, :, cols]) if absolute else z[ar, :, cols]
+        z[ar, :, cols] = start + grid_t[jb, kb][:, None]
+        return z
+
+    return _sweep(model, mu, grid, codes, capture=capture, profile=profile,
+                  max_batch_rows=max_batch_rows, verbose=verbose)
+
+
+def _unit_sweep(model: Any, mu: Tensor, grid: np.ndarray, units: Sequence[np.ndarray],
+                unit_scale: np.ndarray | None, *, capture: tuple[str, ...],
+                profile: Literal["abs", "signed"], max_batch_rows: int | None,
+                verbose: bool) -> SweepStats:
+    """The sweep of whole latent units along their directions (see
+    :func:`latent_sweep_unchecked`): unit u's codes are ``mu + grid[u, k] * direction_u``."""
+    d_all = mu.shape[1]
+    if grid.shape[0] != len(units):
+        raise CircuitVAEError(f"grid has {grid.shape[0]} rows but {len(units)} latent units "
+                              "are swept")
+    dev = mu.device
+    scale = np.ones(d_all) if unit_scale is None else np.asarray(unit_scale, dtype=np.float64)
+    directions = torch.zeros(len(units), d_all, dtype=mu.dtype, device=dev)
+    for j, idx in enumerate(units):
+        idx = np.asarray(idx, dtype=np.int64)
+        directions[j, torch.as_tensor(idx, device=dev)] = torch.as_tensor(
+            scale[idx], dtype=mu.dtype, device=dev)
+    grid_t = torch.as_tensor(grid, dtype=mu.dtype, device=dev)
+
+    def codes(rows: slice, jb: Tensor, kb: Tensor) -> Tensor:
+        step = grid_t[jb, kb][:, None] * directions[jb]  # (blocks, d)
+        return mu[rows].unsqueeze(0) + step.unsqueeze(1)
+
+    return _sweep(model, mu, grid, codes, capture=capture, profile=profile,
+                  max_batch_rows=max_batch_rows, verbose=verbose)
+
+
+def _sweep(model: Any, mu: Tensor, grid: np.ndarray,
+           codes: Callable[[slice, Tensor, Tensor], Tensor], *, capture: tuple[str, ...],
+           profile: Literal["abs", "signed"], max_batch_rows: int | None,
+           verbose: bool) -> SweepStats:
+    """The chunked sweep shared by both forms: ``codes(rows, j, k)`` gives the latent codes
+    ``(blocks, rows, d)`` of (unit j, offset k) blocks; each chunk is decoded and folded into
+    the sums of :class:`SweepStats` (one row per unit of ``grid`` ``(U, K)``)."""
+    n, d_all = mu.shape
+    d, k = grid.shape
     base_out, base_acts = decode_all(model, mu, max_batch_rows=max_batch_rows, capture=capture)
     p = int(np.prod(base_out.shape[1:]))
     dev = mu.device
-    grid_t = torch.as_tensor(grid, dtype=mu.dtype, device=dev)
-    lat_t = torch.as_tensor(idx_latents, device=dev)
     rms = torch.zeros(d * k, dtype=torch.float64, device=dev)
     l2 = torch.zeros(d * k, dtype=torch.float64, device=dev)
     sq = torch.zeros(d, p, dtype=torch.float64, device=dev)
@@ -214,12 +263,8 @@ def latent_sweep_unchecked(
         m = rows.stop - rows.start
         blocks = torch.arange(first, end, device=dev)
         jb, kb = blocks // k, blocks % k
-        z = mu[rows].repeat(len(blocks), 1).view(len(blocks), m, d_all)
-        cols = lat_t[jb]
-        ar = torch.arange(len(blocks), device=dev)
-        start = torch.zeros_like(z[ar, :, cols]) if absolute else z[ar, :, cols]
-        z[ar, :, cols] = start + grid_t[jb, kb][:, None]
-        res = run_unchecked(model, z.view(-1, d_all), method="decode", capture=capture)
+        z = codes(rows, jb, kb)
+        res = run_unchecked(model, z.reshape(-1, d_all), method="decode", capture=capture)
         if not isinstance(res.output, Tensor) or res.output.shape[0] != z.shape[0] * m:
             got = (tuple(res.output.shape) if isinstance(res.output, Tensor)
                    else type(res.output).__name__)
@@ -237,60 +282,6 @@ def latent_sweep_unchecked(
         grid=grid,
         rms=(rms / n).reshape(d, k).cpu().numpy(),
         l2=(l2 / n).reshape(d, k).cpu().numpy(),
-        sq=(sq / (n * k)).cpu().numpy(),
-        activations={name: (a / (n * k)).cpu().numpy() for name, a in acts.items()},
-        n_rows=n,
-    )
-    check_sweep_finite(model, stats)
-    return stats
-
-
-def _unit_sweep(model: Any, mu: Tensor, grid: np.ndarray, units: Sequence[np.ndarray],
-                unit_scale: np.ndarray | None, *, capture: tuple[str, ...],
-                profile: Literal["abs", "signed"], max_batch_rows: int | None,
-                verbose: bool) -> SweepStats:
-    """The sweep of whole latent units along their directions (see
-    :func:`latent_sweep_unchecked`); the same chunking and sums as the per-coordinate sweep."""
-    n, d_all = mu.shape
-    u, k = grid.shape
-    if u != len(units):
-        raise CircuitVAEError(f"grid has {u} rows but {len(units)} latent units are swept")
-    dev = mu.device
-    scale = np.ones(d_all) if unit_scale is None else np.asarray(unit_scale, dtype=np.float64)
-    directions = torch.zeros(u, d_all, dtype=mu.dtype, device=dev)
-    for j, idx in enumerate(units):
-        idx = np.asarray(idx, dtype=np.int64)
-        directions[j, torch.as_tensor(idx, device=dev)] = torch.as_tensor(
-            scale[idx], dtype=mu.dtype, device=dev)
-    base_out, base_acts = decode_all(model, mu, max_batch_rows=max_batch_rows, capture=capture)
-    p = int(np.prod(base_out.shape[1:]))
-    grid_t = torch.as_tensor(grid, dtype=mu.dtype, device=dev)
-    rms = torch.zeros(u * k, dtype=torch.float64, device=dev)
-    l2 = torch.zeros(u * k, dtype=torch.float64, device=dev)
-    sq = torch.zeros(u, p, dtype=torch.float64, device=dev)
-    acts = {name: torch.zeros(u, int(np.prod(t.shape[1:])), dtype=torch.float64, device=dev)
-            for name, t in base_acts.items()}
-    size = chunk_rows(max_batch_rows, model, p + sum(int(np.prod(t.shape[1:]))
-                                                     for t in base_acts.values()))
-    for first, end, rows in tqdm(_sweep_pieces(u * k, n, size), desc="latent sweep",
-                                 disable=not verbose, leave=False):
-        m = rows.stop - rows.start
-        blocks = torch.arange(first, end, device=dev)
-        jb, kb = blocks // k, blocks % k
-        step = grid_t[jb, kb][:, None] * directions[jb]  # (blocks, d)
-        z = mu[rows].unsqueeze(0) + step.unsqueeze(1)
-        res = run_unchecked(model, z.reshape(-1, d_all), method="decode", capture=capture)
-        _fold_blocks(res.output, base_out[rows], blocks, jb, rms, l2, sq)
-        for name in capture:
-            delta = (res.cache[name].reshape(len(blocks), m, -1)
-                     - base_acts[name][rows].reshape(1, m, -1))
-            if profile == "abs":
-                delta = delta.abs_()
-            acts[name].index_add_(0, jb, delta.sum(dim=1).double())
-    stats = SweepStats(
-        grid=grid,
-        rms=(rms / n).reshape(u, k).cpu().numpy(),
-        l2=(l2 / n).reshape(u, k).cpu().numpy(),
         sq=(sq / (n * k)).cpu().numpy(),
         activations={name: (a / (n * k)).cpu().numpy() for name, a in acts.items()},
         n_rows=n,
