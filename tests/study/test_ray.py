@@ -52,7 +52,7 @@ class KillableTask:
             f.write(f"{os.getpid()}\n")
         if spec.run_id == self.victim and first:
             (Path(self.folder) / "victim.pid").write_text(str(os.getpid()))
-            time.sleep(60)  # killed long before this ends
+            time.sleep(600)  # killed long before this ends
         return {"metrics": fake_metrics(spec), "config": {}, "provenance": {"ray": True}}
 
 
@@ -64,10 +64,11 @@ def test_a_killed_ray_worker_loses_no_run_and_repeats_none(tmp_path, study, tiny
     task = KillableTask(tmp_path / "work", victim)
     (tmp_path / "work").mkdir()
     killed: list[int] = []
+    done = threading.Event()
 
-    def killer() -> None:
+    def killer() -> None:  # waits as long as the study runs (Ray may start workers slowly)
         pid_file = tmp_path / "work" / "victim.pid"
-        for _ in range(600):
+        while not done.is_set():
             if pid_file.exists() and pid_file.read_text():
                 pid = int(pid_file.read_text())
                 os.kill(pid, signal.SIGKILL)
@@ -77,9 +78,12 @@ def test_a_killed_ray_worker_loses_no_run_and_repeats_none(tmp_path, study, tiny
 
     thread = threading.Thread(target=killer)
     thread.start()
-    summary = run_study(dataclasses.replace(study, task=task), tiny_grid, tmp_path / "out",
-                        executor="ray", ray_address=cluster, progress=False)
-    thread.join()
+    try:
+        summary = run_study(dataclasses.replace(study, task=task), tiny_grid, tmp_path / "out",
+                            executor="ray", ray_address=cluster, progress=False)
+    finally:
+        done.set()
+        thread.join()
     assert killed, "the victim's worker never started"
     rows = ResultStore(tmp_path / "out").read_rows()
     assert sorted(rows) == sorted(r.run_id for r in tiny_grid.runs())
