@@ -226,6 +226,49 @@ def within_correlation(rows: pd.DataFrame, x: str, y: str, within: str = "datase
     return Correlation(x, y, r, float(2 * sps.t.sf(abs(t), df)), n, g)
 
 
+def partial_within(rows: pd.DataFrame, x: str, y: str, control: str, within: str = "dataset"
+                   ) -> Correlation:
+    """Pearson r of ``x`` and ``y`` given ``control``, within each ``within`` group [our choice].
+
+    In every group both ``x`` and ``y`` are regressed on ``[1, control]`` (a slope per group:
+    the control's scale differs between datasets), and the residuals are correlated. With n
+    runs in g groups that removes k = 2g - 1 covariates besides the mean:
+    ``t = r sqrt(df / (1 - r^2))``, ``df = n - 2g - 1``; the Fisher interval
+    (:meth:`Correlation.ci`) uses ``1 / sqrt(n - 2g - 2)`` (``groups = 2g``). A group with fewer
+    than 3 runs, or a constant control, cannot be residualised and is dropped.
+    """
+    _need(rows, [control])
+    d = _xy(rows, x, y, [control, within])
+    d[control] = pd.to_numeric(d[control], errors="coerce")
+    d = d.dropna(subset=[control])
+    parts = []
+    for _, g in d.groupby(within):
+        c = g[control].to_numpy(float)
+        if len(g) < 3 or np.ptp(c) == 0:
+            continue
+        design = np.column_stack([np.ones(len(g)), c])
+        res = []
+        for col in (x, y):
+            v = g[col].to_numpy(float)
+            beta, *_ = np.linalg.lstsq(design, v, rcond=None)
+            res.append(v - design @ beta)
+        parts.append(np.column_stack(res))
+    n_groups = len(parts)
+    n = int(sum(len(p) for p in parts))
+    df = n - 2 * n_groups - 1
+    if df < 1:
+        return Correlation(x, y, float("nan"), float("nan"), n, 2 * max(n_groups, 1))
+    rx, ry = np.concatenate(parts).T
+    sx, sy = float(np.sqrt((rx**2).sum())), float(np.sqrt((ry**2).sum()))
+    if sx == 0 or sy == 0:
+        return Correlation(x, y, float("nan"), float("nan"), n, 2 * n_groups)
+    r = float(np.clip((rx * ry).sum() / (sx * sy), -1.0, 1.0))
+    if abs(r) == 1.0:
+        return Correlation(x, y, r, 0.0, n, 2 * n_groups)
+    t = r * np.sqrt(df / (1 - r * r))
+    return Correlation(x, y, r, float(2 * sps.t.sf(abs(t), df)), n, 2 * n_groups)
+
+
 @dataclass(frozen=True)
 class PairedTest:
     """Wilcoxon signed-rank test of column ``a`` against column ``b`` on the same runs."""

@@ -115,6 +115,36 @@ def _adequacy(rows: pd.DataFrame) -> list[str]:
     return md
 
 
+def _partials(rows: pd.DataFrame, triples: Sequence[tuple[str, str, str]]) -> list[str]:
+    """The within-dataset r of x and y beside their partial r given the control [our choice:
+    a regression on the control per dataset]. Descriptive: no verdict rests on it."""
+    out = ["Each row: the within-dataset Pearson r of x and y (dataset means removed), and the "
+           "partial r of x and y given the control (both regressed on the control within each "
+           "dataset, the residuals correlated; `circuitvae.stats.partial_within`), with Fisher "
+           "95% CIs. A partial r near 0 says x tells nothing about y that the control does not "
+           "already tell.", ""]
+    body = []
+    for x, y, control in triples:
+        if not {x, y, control} <= set(rows.columns):
+            body.append([x, y, control, "", "not computable: column missing", ""])
+            continue
+        w = stats.within_correlation(rows, x, y)
+        p = stats.partial_within(rows, x, y, control)
+
+        def cell(c: stats.Correlation) -> str:
+            if not np.isfinite(c.r):
+                return "not computable"
+            lo, hi = c.ci()
+            pv = "p<.001" if c.p < 1e-3 else f"p={c.p:.3f}"
+            ci = f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "(too few runs for a CI)"
+            return f"{c.r:.3f} {ci}, {pv}"
+
+        body.append([x, y, control, str(p.n), cell(w), cell(p)])
+    out += [_table(["x", "y", "control", "n", "within-dataset r", "partial r given control"],
+                   body), ""]
+    return out
+
+
 def _sensitivity(rows: Sequence[SensitivityRow], undeclared: Sequence[str],
                  withheld: bool) -> list[str]:
     md = ["Each finding recomputed with one variant column in place of its default column (the "
@@ -203,6 +233,10 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
     md += ["## Sensitivity to our choices", ""]
     md += _sensitivity(sens, [f.claim for f, r in zip(found, study.findings, strict=True)
                               if not r.variants], withheld)
+
+    if study.report.partials:
+        md += ["## Beyond a control: partial correlations (within dataset)", ""]
+        md += _partials(ok, study.report.partials)
 
     md += ["## Training adequacy (per architecture x dataset)", ""]
     md += _adequacy(ok) if len(ok) else ["No finished runs.", ""]

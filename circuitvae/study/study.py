@@ -52,12 +52,16 @@ class ReportSpec:
 
     ``metrics``: the metric columns summarised per architecture (means with bootstrap CIs),
     tested pairwise and drawn in the per-architecture panel; ``headline``: the column drawn one
-    point per run per architecture; ``scatters``: (x, y) column pairs drawn one point per run.
+    point per run per architecture; ``scatters``: (x, y) column pairs drawn one point per run;
+    ``partials``: (x, y, control) triples reported as within-dataset correlations of x and y
+    beside their partial correlation given the control (:func:`circuitvae.stats.
+    partial_within`), e.g. whether CES tells anything about AUC beyond reconstruction MSE.
     """
 
     metrics: tuple[str, ...] = ()
     headline: str | None = None
     scatters: tuple[tuple[str, str], ...] = ()
+    partials: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,12 @@ def test_complete_report_from_tiny_grid(tmp_path, study):
     # no dsprites run: the domain comparison cannot be computed and the report says so
     row = next(line for line in md.splitlines() if "beta-VAE CES is lower on tabular" in line)
     assert "**not computable**" in row
+    # CES given reconstruction: one row per reference metric; 4 runs in 1 dataset leave one
+    # degree of freedom, too few for a Fisher interval, and the cell says so
+    section = md.split("## Beyond a control")[1].split("\n## ")[0]
+    for y in ("auc", "specificity", "dci_disentanglement", "fgd"):
+        assert f"| ces_calibrated | {y} | mse |" in section
+    assert "too few runs for a CI" in section and "nan" not in section
 
 
 def test_findings_on_a_richer_fake_grid(tmp_path, image_study):
