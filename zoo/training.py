@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,7 @@ def train(
     config: TrainConfig | None = None,
     verbose: bool = True,
     checkpoint: str | Path | None = None,
+    callbacks: Sequence[Callable[[ZooModel, int], Mapping[str, float] | None]] = (),
     **overrides: Any,
 ) -> ZooModel:
     """Train ``model`` on ``dataset``; returns it in eval mode with ``model.history`` set.
@@ -107,7 +109,10 @@ def train(
     ``overrides`` are :class:`TrainConfig` fields (``seed``, ``max_epochs``, ``lr``, ...).
     ``model.history`` is a list of per-epoch dicts: ``epoch``, ``train_<term>`` for every loss
     term, ``val_<term>`` (when validating), ``lr`` and ``seconds``. With ``checkpoint`` the trained
-    model is saved there (see :func:`circuitvae.zoo.save`).
+    model is saved there (see :func:`circuitvae.zoo.save`). ``callbacks``: functions
+    ``(model, epoch) -> dict | None`` called after every epoch (e.g.
+    :class:`circuitvae.metrics.sparsity.SparsityTracker`); the values they return join that
+    epoch's history row. They observe the model and must not change it.
     """
     if not isinstance(model, ZooModel):
         raise CircuitVAEError(f"train() trains zoo models, got {type(model).__name__}")
@@ -164,6 +169,14 @@ def train(
         scheduler.step(monitored)
         row["lr"] = optimizer.param_groups[0]["lr"]
         row["seconds"] = time.perf_counter() - start
+        for callback in callbacks:
+            extra = callback(model, epoch)
+            if extra:
+                clash = sorted(set(extra) & set(row))
+                if clash:
+                    raise CircuitVAEError(f"callback {callback!r} returned {clash}, which the "
+                                          "trainer's history already has")
+                row.update({k: float(v) for k, v in extra.items()})
         history.append(row)
         bar.set_postfix(loss=f"{monitored:.4g}")
         if monitored < best - cfg.min_delta:

@@ -1,0 +1,232 @@
+"""Sparsity of a layer's activations: dead units, L0, feature density, factor selectivity.
+
+methods.md section 8 ([seed]: dead-neuron rates of a sparsified layer, robust to the threshold
+that defines "dead"; [ours]: the exact definitions). Model-agnostic: every function takes an
+activation matrix ``(N, U)`` of N rows and U units (a site's output; a convolution's
+``(N, C, H, W)`` is reduced per channel to the largest absolute value over positions), and
+:func:`site_sparsity` captures one from any model's site through the engine.
+
+* **dead**: unit u is dead at threshold tau if ``a_nu > tau`` on no row n; the rate is the
+  fraction of dead units. Thresholds: ``0, 1e-6, 1e-3, 1e-2`` and ``"relative"`` =
+  0.01 x the mean of the positive activations;
+* **L0** of a row: the number of units with ``a_nu > tau``;
+* **feature density** of a unit: the fraction of rows on which it is active (``> tau``); the
+  histogram is over ``log10(density + 1e-10)`` (SAELens' convention);
+* **factor selectivity**: the mutual information (nats) between each unit's activation
+  (binned into ``n_bins`` equal-width bins over its range, as MIG bins the codes:
+  :func:`~circuitvae.metrics._discretize.histogram_discretize`) and each ground-truth
+  factor; a unit's selectivity is its largest MI over factors divided by that factor's
+  entropy (0 for a dead unit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import mutual_info_score
+
+from ..hooks import run_unchecked
+from ..interventions.batching import chunk_rows, chunks
+from ..protocol import CircuitVAEError, check_input, check_int
+from ..sitemap import check_sites
+from ._discretize import histogram_discretize
+
+#: the thresholds of "dead" [our choice, methods.md section 8]
+DEAD_THRESHOLDS: tuple[float | str, ...] = (0.0, 1e-6, 1e-3, 1e-2, "relative")
+_TINY = 1e-10
+
+
+def unit_matrix(acts: Any, name: str = "acts") -> np.ndarray:
+    """``acts`` as a finite float64 ``(N, U)`` matrix; ``(N, C, ...)`` is reduced per channel
+    to the largest absolute activation over its positions."""
+    a = acts.detach().cpu().numpy() if isinstance(acts, torch.Tensor) else np.asarray(acts)
+    if a.dtype == object or not np.issubdtype(a.dtype, np.number):
+        raise CircuitVAEError(f"{name} must be numeric, got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if a.ndim < 2:
+        raise CircuitVAEError(f"{name} must be (N, units), got shape {a.shape}")
+    if a.ndim > 2:
+        a = np.abs(a.reshape(a.shape[0], a.shape[1], -1)).max(axis=2)
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise CircuitVAEError(f"{name} is empty (shape {a.shape})")
+    if not np.isfinite(a).all():
+        raise CircuitVAEError(f"{name} contains NaN or Inf values")
+    return a
+
+
+def _threshold(a: np.ndarray, tau: float | str) -> float:
+    if tau == "relative":
+        positive = a[a > 0]
+        return 0.01 * float(positive.mean()) if positive.size else 0.0
+    if isinstance(tau, str) or not np.isfinite(float(tau)) or float(tau) < 0:
+        raise CircuitVAEError(f"a threshold must be a number >= 0 or 'relative', got {tau!r}")
+    return float(tau)
+
+
+@dataclass(frozen=True)
+class DeadUnits:
+    """``rates[tau]``: fraction of dead units at each threshold; ``dead[tau]`` ``(U,)`` the
+    masks; ``values[tau]``: the numeric threshold used (``"relative"`` resolved)."""
+
+    rates: dict[str, float]
+    dead: dict[str, np.ndarray] = field(repr=False)
+    values: dict[str, float]
+    n_rows: int
+    n_units: int
+
+
+def dead_units(acts: Any, thresholds: Sequence[float | str] = DEAD_THRESHOLDS) -> DeadUnits:
+    """Dead-unit rates: unit u is dead at tau when ``max_n a_nu <= tau``."""
+    a = unit_matrix(acts)
+    if not thresholds:
+        raise CircuitVAEError("thresholds is empty")
+    peak = a.max(axis=0)
+    rates, masks, values = {}, {}, {}
+    for tau in thresholds:
+        t = _threshold(a, tau)
+        key = str(tau)
+        masks[key] = peak <= t
+        rates[key] = float(masks[key].mean())
+        values[key] = t
+    return DeadUnits(rates, masks, values, a.shape[0], a.shape[1])
+
+
+def l0(acts: Any, tau: float | str = 0.0) -> np.ndarray:
+    """``(N,)``: the number of active units (``> tau``) in each row."""
+    a = unit_matrix(acts)
+    return (a > _threshold(a, tau)).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class FeatureDensity:
+    """``density`` ``(U,)``: fraction of rows each unit is active on; ``log10`` =
+    ``log10(density + 1e-10)``; ``hist`` / ``edges``: its histogram."""
+
+    density: np.ndarray
+    log10: np.ndarray
+    hist: np.ndarray
+    edges: np.ndarray
+
+
+def feature_density(acts: Any, tau: float | str = 0.0, *, bins: int = 50) -> FeatureDensity:
+    """The feature-density histogram over units (SAELens: ``log10(density + 1e-10)``)."""
+    a = unit_matrix(acts)
+    check_int("bins", bins, minimum=1)
+    density = (a > _threshold(a, tau)).mean(axis=0)
+    logd = np.log10(density + _TINY)
+    hist, edges = np.histogram(np.minimum(logd, 0.0), bins=bins, range=(np.log10(_TINY), 0.0))
+    return FeatureDensity(density, logd, hist, edges)
+
+
+@dataclass(frozen=True)
+class Selectivity:
+    """``mi`` ``(U, K)`` nats; ``selectivity`` ``(U,)`` = max_k MI / H(factor k at the max);
+    ``best_factor`` ``(U,)`` (-1 for a unit with no information)."""
+
+    mi: np.ndarray
+    selectivity: np.ndarray
+    best_factor: np.ndarray
+
+
+def factor_selectivity(acts: Any, factors: Any, *, n_bins: int = 20) -> Selectivity:
+    """Mutual information of each unit's (histogram-binned) activation with each factor."""
+    a = unit_matrix(acts)
+    f = np.asarray(factors)
+    if f.ndim == 1:
+        f = f[:, None]
+    if f.ndim != 2 or f.shape[0] != a.shape[0]:
+        raise CircuitVAEError(f"factors must be (N, K) with N = {a.shape[0]} rows like acts, "
+                              f"got shape {f.shape}")
+    check_int("n_bins", n_bins, minimum=2)
+    mi = np.zeros((a.shape[1], f.shape[1]))
+    entropy = np.array([mutual_info_score(f[:, k], f[:, k]) for k in range(f.shape[1])])
+    for u in range(a.shape[1]):
+        col = a[:, u]
+        if np.ptp(col) == 0:
+            continue  # a constant (e.g. dead) unit carries no information
+        binned = histogram_discretize(col[:, None], n_bins)[:, 0]
+        for k in range(f.shape[1]):
+            mi[u, k] = mutual_info_score(f[:, k], binned)
+    best = np.where(mi.max(axis=1) > 0, mi.argmax(axis=1), -1)
+    sel = np.zeros(a.shape[1])
+    has = best >= 0
+    sel[has] = mi[has, best[has]] / np.maximum(entropy[best[has]], _TINY)
+    return Selectivity(mi, sel, best)
+
+
+@dataclass(frozen=True)
+class SiteSparsity:
+    """Everything above for one site: ``dead``, ``l0_mean``, ``density``, ``acts`` ``(N, U)``."""
+
+    site: str
+    dead: DeadUnits
+    l0_mean: float
+    density: FeatureDensity
+    acts: np.ndarray = field(repr=False)
+
+
+def site_activations(model: Any, x: Any, site: str, *,
+                     max_batch_rows: int | None = None) -> np.ndarray:
+    """The ``(N, U)`` activations of ``site`` on the rows of ``x`` (reconstruct passes,
+    chunked; channels reduced as in :func:`unit_matrix`)."""
+    xt = check_input(model, x)
+    check_sites(model, [site])
+    size = chunk_rows(max_batch_rows, model, int(np.prod(xt.shape[1:])))
+    parts = [run_unchecked(model, xt[s], capture=[site]).cache[site] for s in
+             chunks(xt.shape[0], size)]
+    return unit_matrix(torch.cat(parts), name=f"activations of {site!r}")
+
+
+def site_sparsity(model: Any, x: Any, site: str, *, tau: float | str = 0.0,
+                  thresholds: Sequence[float | str] = DEAD_THRESHOLDS,
+                  max_batch_rows: int | None = None) -> SiteSparsity:
+    """Dead-unit rates, mean L0 and feature density of ``site`` on the rows of ``x``."""
+    a = site_activations(model, x, site, max_batch_rows=max_batch_rows)
+    return SiteSparsity(site, dead_units(a, thresholds), float(l0(a, tau).mean()),
+                        feature_density(a, tau), a)
+
+
+class SparsityTracker:
+    """A training callback: the sparsity of ``site`` on ``x_eval`` after every epoch.
+
+    ``circuitvae.zoo.train(model, data, callbacks=[SparsityTracker("sparse", x_eval)])`` adds
+    ``dead_<tau>`` and ``l0`` to each epoch's history row (and keeps ``densities``, one
+    :class:`FeatureDensity` per epoch). Any callable ``(model, epoch) -> dict`` is a callback.
+    """
+
+    def __init__(self, site: str, x_eval: Any, *, tau: float | str = 0.0,
+                 thresholds: Sequence[float | str] = DEAD_THRESHOLDS) -> None:
+        self.site, self.x_eval, self.tau, self.thresholds = site, x_eval, tau, tuple(thresholds)
+        self.densities: list[FeatureDensity] = []
+
+    def __call__(self, model: Any, epoch: int) -> dict[str, float]:
+        was_training = model.training
+        model.eval()
+        try:
+            res = site_sparsity(model, self.x_eval, self.site, tau=self.tau,
+                                thresholds=self.thresholds)
+        finally:
+            model.train(was_training)
+        self.densities.append(res.density)
+        return {**{f"dead_{k}": v for k, v in res.dead.rates.items()}, "l0": res.l0_mean}
+
+
+__all__ = [
+    "DEAD_THRESHOLDS",
+    "DeadUnits",
+    "FeatureDensity",
+    "Selectivity",
+    "SiteSparsity",
+    "SparsityTracker",
+    "dead_units",
+    "factor_selectivity",
+    "feature_density",
+    "l0",
+    "site_activations",
+    "site_sparsity",
+    "unit_matrix",
+]

@@ -1,0 +1,98 @@
+"""Sparsity metrics on activation matrices with known answers, and the training callback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import circuitvae as cv
+from circuitvae.metrics.sparsity import (
+    SparsityTracker,
+    dead_units,
+    factor_selectivity,
+    feature_density,
+    l0,
+    site_sparsity,
+)
+
+# 4 rows x 5 units: unit 0 always on, unit 1 on in one row with a tiny value, unit 2 never,
+# unit 3 negative only (dead: never above 0), unit 4 on in two rows
+ACTS = np.array([
+    [1.0, 0.0, 0.0, -1.0, 2.0],
+    [1.0, 5e-4, 0.0, -2.0, 0.0],
+    [1.0, 0.0, 0.0, -1.0, 2.0],
+    [1.0, 0.0, 0.0, -3.0, 0.0],
+])
+
+
+def test_dead_rates_at_each_threshold():
+    res = dead_units(ACTS, thresholds=(0.0, 1e-6, 1e-3, 1e-2, "relative"))
+    assert res.rates == {"0.0": 0.4, "1e-06": 0.4, "0.001": 0.6, "0.01": 0.6,
+                         "relative": 0.6}
+    np.testing.assert_array_equal(res.dead["0.0"], [False, False, True, True, False])
+    positive = ACTS[ACTS > 0]
+    assert res.values["relative"] == pytest.approx(0.01 * positive.mean())
+    assert (res.n_rows, res.n_units) == (4, 5)
+
+
+def test_l0_and_density():
+    np.testing.assert_array_equal(l0(ACTS), [2, 2, 2, 1])
+    np.testing.assert_array_equal(l0(ACTS, tau=1e-3), [2, 1, 2, 1])
+    dens = feature_density(ACTS, bins=10)
+    np.testing.assert_allclose(dens.density, [1.0, 0.25, 0.0, 0.0, 0.5])
+    np.testing.assert_allclose(dens.log10, np.log10(dens.density + 1e-10))
+    assert dens.hist.sum() == 5 and dens.hist[0] == 2  # the two never-active units
+
+
+def test_convolution_channels_reduce_to_their_largest_activation():
+    conv = np.zeros((3, 2, 4, 4))
+    conv[0, 0, 1, 2] = 0.5  # channel 0 active once, at one position; channel 1 never
+    res = dead_units(conv, thresholds=(0.0,))
+    np.testing.assert_array_equal(res.dead["0.0"], [False, True])
+
+
+def test_factor_selectivity_finds_the_unit_of_each_factor():
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 4, size=(2000, 2))
+    acts = np.column_stack([f[:, 0] + 0.01 * rng.normal(size=2000),  # reads factor 0
+                            f[:, 1] * 1.0,                            # reads factor 1
+                            rng.normal(size=2000),                    # noise
+                            np.zeros(2000)])                          # dead
+    sel = factor_selectivity(acts, f)
+    assert sel.best_factor.tolist()[:2] == [0, 1] and sel.best_factor[3] == -1
+    assert sel.selectivity[0] > 0.95 and sel.selectivity[1] > 0.95
+    assert sel.selectivity[2] < 0.05 and sel.selectivity[3] == 0.0
+    np.testing.assert_allclose(sel.mi[0, 0], np.log(4), rtol=0.02)  # uniform on 4 values
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: dead_units(np.zeros((0, 3))), "empty"),
+    (lambda: dead_units(np.array([[np.nan, 1.0]])), "NaN"),
+    (lambda: dead_units(np.zeros(3)), r"\(N, units\)"),
+    (lambda: dead_units(ACTS, thresholds=(-1.0,)), "threshold"),
+    (lambda: dead_units(ACTS, thresholds=()), "empty"),
+    (lambda: factor_selectivity(ACTS, np.zeros((3, 1))), "N = 4 rows"),
+    (lambda: feature_density(ACTS, bins=0), "bins"),
+])
+def test_bad_inputs_are_named(call, match):
+    with pytest.raises(cv.CircuitVAEError, match=match):
+        call()
+
+
+def test_site_sparsity_and_the_training_callback():
+    from circuitvae.zoo import build, train
+
+    x = torch.randn(200, 6, generator=torch.Generator().manual_seed(0))
+    model = build("vae", input_shape=(6,), seed=0, hidden=(16, 8))
+    res = site_sparsity(model, x, "encoder.1")
+    assert res.acts.shape == (200, 16) and 0 <= res.dead.rates["0.0"] <= 1
+    assert res.l0_mean == pytest.approx((res.acts > 0).sum(1).mean())
+    tracker = SparsityTracker("encoder.1", x[:50])
+    model = train(model, x, seed=0, max_epochs=3, batch_size=32, verbose=False,
+                  callbacks=[tracker])
+    assert all({"dead_0.0", "dead_relative", "l0"} <= set(row) for row in model.history)
+    assert len(tracker.densities) == 3
+    with pytest.raises(cv.CircuitVAEError, match="already has"):
+        train(build("vae", input_shape=(6,), seed=0), x, max_epochs=1, verbose=False,
+              callbacks=[lambda m, e: {"lr": 1.0}])
