@@ -740,7 +740,8 @@ def metric_by_architecture(rows: pd.DataFrame, metric: str) -> Figure:
 
 
 def metric_scatter(rows: pd.DataFrame, x: str, y: str) -> Figure:
-    """``y`` against ``x``, one point per run, coloured by dataset, with the pooled Pearson r."""
+    """``y`` against ``x``, one point per run, coloured by dataset, with the within-dataset
+    Pearson r (dataset means removed: what the findings judge) and the pooled r beside it."""
     import pandas as pd
 
     from . import stats
@@ -753,7 +754,9 @@ def metric_scatter(rows: pd.DataFrame, x: str, y: str) -> Figure:
             ax.scatter(pd.to_numeric(g[x], errors="coerce"), pd.to_numeric(g[y], errors="coerce"),
                        s=18, color=colors[d], label=d)
         r = stats.correlation(rows, x, y)
-        ax.set_title(f"{x} vs {y}: r={r.r:.3f}, n={r.n}")
+        w = stats.within_correlation(rows, x, y)
+        ax.set_title(f"{x} vs {y} (n={r.n})\nwithin-dataset r={w.r:.3f}, pooled r={r.r:.3f}",
+                     fontsize=9)
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.legend(fontsize=7)

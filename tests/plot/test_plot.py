@@ -247,3 +247,17 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install circuitvae\[plot\]"):
         plot.ces_heatmap(np.ones((2, 2)))
+
+
+def test_metric_scatter_titles_the_within_dataset_and_the_pooled_r():
+    from circuitvae import stats
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"dataset": np.repeat(["a", "b"], 10), "x": rng.normal(size=20),
+                         "y": rng.normal(size=20)})
+    rows.loc[rows.dataset == "b", ["x", "y"]] += 5  # a pooled r made by the dataset offset
+    fig = plot.metric_scatter(rows, "x", "y")
+    title = fig.axes[0].get_title()
+    w, p = stats.within_correlation(rows, "x", "y"), stats.correlation(rows, "x", "y")
+    assert f"within-dataset r={w.r:.3f}" in title and f"pooled r={p.r:.3f}" in title
+    assert p.r > 0.9 > abs(w.r)
