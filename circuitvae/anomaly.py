@@ -12,9 +12,10 @@ passes (dropout kept on) giving reconstructions x_hat_t:
   ``normalized`` = ``(x - m)^2 / v + log v`` with ``v = u_a + u_e + eps`` (the Gaussian negative
   log-likelihood up to constants).
 
-With ``mc_passes=1`` (or a model without dropout) the pass is deterministic: m = x_hat,
-u_e = 0. The T passes run down the batch dimension (the rows repeated T times in one pass,
-chunked), so each repeated row draws its own dropout mask. Only dropout modules are switched to
+With ``mc_passes=1`` the pass is deterministic: m = x_hat, u_e = 0; ``mc_passes=None`` (the
+default) means T = 20 for a model with dropout and T = 1 for one without. The T passes run
+down the batch dimension (the rows repeated T times in one pass, chunked), so each repeated
+row draws its own dropout mask. Only dropout modules are switched to
 training mode for the passes, and everything is restored afterwards.
 
 :class:`VAEAnomalyDetector` wraps any adapted VAE with the conventions of PyOD's detectors
@@ -31,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 from torch import Tensor, nn
 
 from .hooks import run_unchecked
@@ -47,7 +48,7 @@ from .protocol import (
 
 Score = Literal["recon", "recon+epistemic", "normalized"]
 SCORES: tuple[str, ...] = ("recon", "recon+epistemic", "normalized")
-_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+_DROPOUT = (nn.modules.dropout._DropoutNd,)  # every torch dropout, feature-alpha included
 _EPS = 1e-6
 
 
@@ -94,20 +95,25 @@ def anomaly_scores(
     x: Any,
     *,
     score: Score = "recon",
-    mc_passes: int = 20,
+    mc_passes: int | None = None,
     seed: int = 0,
     max_batch_rows: int | None = None,
 ) -> AnomalyScores:
     """Anomaly scores of every row of ``x`` (see the module docstring for the definitions).
 
-    ``mc_passes`` T >= 1: Monte-Carlo passes with dropout on (1: one deterministic pass).
-    T > 1 on a model without dropout layers is an error (its epistemic uncertainty would be 0
+    ``mc_passes`` T >= 1: Monte-Carlo passes with dropout on (1: one deterministic pass;
+    ``None``: 20 with dropout layers, else 1). T > 1 on a model without dropout layers is an
+    error (its epistemic uncertainty would be 0
     by construction, not by measurement). ``score="normalized"`` needs a variance: the model's
     ``decode_logvar`` or T > 1. ``seed`` seeds torch's generator for the dropout masks (the
-    global one, which dropout uses; its state is restored afterwards).
+    global one, which dropout uses; its state, CPU and the model's CUDA device, is restored
+    afterwards). The masks are drawn by batch position, so with T > 1 a row's score depends
+    on the rows it is scored with (``max_batch_rows``), as Monte-Carlo noise.
     """
     check_vae(model)
     check_choice("score", score, SCORES)
+    if mc_passes is None:
+        mc_passes = 20 if dropout_modules(model) else 1
     t_passes = int(check_int("mc_passes", mc_passes, minimum=1))
     check_int("seed", seed, minimum=0)
     xt = check_input(model, x)
@@ -125,9 +131,9 @@ def anomaly_scores(
             "decode_logvar (aleatoric) and mc_passes=1 gives no epistemic variance")
     size = max(1, chunk_rows(max_batch_rows, model, int(np.prod(xt.shape[1:]))) // t_passes)
     means, variances, aleatoric = [], [], []
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    cuda = [xt.device] if xt.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):  # the global generators are restored on exit
+        torch.manual_seed(seed)
         with mc_dropout(model) if t_passes > 1 else _nothing():
             for s in chunks(xt.shape[0], size):
                 m, v = _mc_moments(model, xt[s], t_passes)
@@ -138,8 +144,6 @@ def anomaly_scores(
                 with torch.inference_mode():
                     z = run_unchecked(model, xt[s], method="encode").output.mean
                     aleatoric.append(torch.exp(model.decode_logvar(z)))
-    finally:
-        torch.random.set_rng_state(state)
     mean, epi = torch.cat(means), torch.cat(variances)
     sq = (xt - mean).double().pow(2)
     epi = epi.double()
@@ -194,15 +198,15 @@ class VAEAnomalyDetector:
     data), then fit the detector's threshold.
     """
 
-    def __init__(self, model: Any, *, score: Score = "recon", mc_passes: int = 20,
+    def __init__(self, model: Any, *, score: Score = "recon", mc_passes: int | None = None,
                  contamination: float = 0.1, seed: int = 0,
                  max_batch_rows: int | None = None) -> None:
         check_vae(model)
         check_choice("score", score, SCORES)
-        check_int("mc_passes", mc_passes, minimum=1)
+        check_int("mc_passes", mc_passes, minimum=1, allow_none=True)
         if not isinstance(contamination, float | int) or not 0 < contamination < 0.5:
             raise CircuitVAEError(f"contamination must be in (0, 0.5), got {contamination!r}")
-        self.model, self.score, self.mc_passes = model, score, int(mc_passes)
+        self.model, self.score, self.mc_passes = model, score, mc_passes
         self.contamination, self.seed = float(contamination), seed
         self.max_batch_rows = max_batch_rows
 
@@ -248,7 +252,7 @@ def detection_metrics(scores: Any, labels: Any) -> DetectionMetrics:
 @dataclass(frozen=True)
 class PixelMetrics:
     """Pixel-level ``auroc`` and ``auprc`` over all pixels, and ``best_dice``: the largest Dice
-    of ``map > t`` against the masks over thresholds t (the "best achievable Dice" of Baur
+    of ``map >= t`` against the masks over thresholds t (the "best achievable Dice" of Baur
     et al. 2021), with that ``threshold``."""
 
     auroc: float
@@ -257,27 +261,22 @@ class PixelMetrics:
     threshold: float
 
 
-def pixel_metrics(maps: Any, masks: Any, *, thresholds: int = 100) -> PixelMetrics:
+def pixel_metrics(maps: Any, masks: Any) -> PixelMetrics:
     """Pixel-level AUROC, AUPRC and best Dice of anomaly ``maps`` against 0/1 ``masks``.
 
-    ``maps`` and ``masks`` have the same shape ``(N, ...)``. Best Dice is searched over
-    ``thresholds`` quantiles of the map values [our choice: a grid, not every distinct value].
+    ``maps`` and ``masks`` have the same shape ``(N, ...)``. Best Dice is exact: the largest
+    F1 (= Dice) of ``map >= t`` over every threshold t, read from the precision-recall curve.
     """
     m = np.asarray(maps, dtype=np.float64)
     g = np.asarray(masks)
     if m.shape != g.shape:
         raise CircuitVAEError(f"maps {m.shape} and masks {g.shape} must have the same shape")
     s, y = _scores_and_labels(m.reshape(-1), g.reshape(-1), "masks")
-    check_int("thresholds", thresholds, minimum=2)
-    best, best_t = 0.0, float("nan")
-    for t in np.unique(np.quantile(s, np.linspace(0, 1, thresholds))):
-        pred = s > t
-        denom = pred.sum() + y.sum()
-        dice = 2.0 * np.logical_and(pred, y == 1).sum() / denom if denom else 0.0
-        if dice > best:
-            best, best_t = float(dice), float(t)
+    precision, recall, cut = precision_recall_curve(y, s)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-300)
+    best = int(np.argmax(f1[:-1]))  # the last point (recall 0) has no threshold
     return PixelMetrics(float(roc_auc_score(y, s)), float(average_precision_score(y, s)),
-                        best, best_t)
+                        float(f1[best]), float(cut[best]))
 
 
 def _scores_and_labels(scores: Any, labels: Any, name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -237,6 +237,9 @@ def partial_within(rows: pd.DataFrame, x: str, y: str, control: str, within: str
     (:meth:`Correlation.ci`) uses ``1 / sqrt(n - 2g - 2)`` (``groups = 2g``). A group with fewer
     than 3 runs, or a constant control, cannot be residualised and is dropped.
     """
+    if len({x, y, control, within}) < 4:
+        raise CircuitVAEError(f"x, y, control and within must be four different columns, got "
+                              f"{x!r}, {y!r}, {control!r}, {within!r}")
     _need(rows, [control])
     d = _xy(rows, x, y, [control, within])
     d[control] = pd.to_numeric(d[control], errors="coerce")

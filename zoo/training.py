@@ -123,6 +123,12 @@ def train(
             f"unknown training option(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
         )
     cfg = replace(config or TrainConfig(), **overrides)
+    if callable(callbacks):
+        callbacks = [callbacks]  # type: ignore[list-item]
+    for callback in callbacks:
+        if not callable(callback):
+            raise CircuitVAEError(f"callbacks must be callables (model, epoch) -> dict, got "
+                                  f"{type(callback).__name__}")
     device = model_device(model)
     x = training_inputs(dataset)
     if tuple(x.shape[1:]) != tuple(model.input_shape):
@@ -170,13 +176,7 @@ def train(
         row["lr"] = optimizer.param_groups[0]["lr"]
         row["seconds"] = time.perf_counter() - start
         for callback in callbacks:
-            extra = callback(model, epoch)
-            if extra:
-                clash = sorted(set(extra) & set(row))
-                if clash:
-                    raise CircuitVAEError(f"callback {callback!r} returned {clash}, which the "
-                                          "trainer's history already has")
-                row.update({k: float(v) for k, v in extra.items()})
+            row.update(_callback_values(callback, model, epoch, row))
         history.append(row)
         bar.set_postfix(loss=f"{monitored:.4g}")
         if monitored < best - cfg.min_delta:
@@ -195,6 +195,29 @@ def train(
     if checkpoint is not None:
         save(model, checkpoint)
     return model
+
+
+def _callback_values(callback: Callable[..., Any], model: ZooModel, epoch: int,
+                     row: Mapping[str, float]) -> dict[str, float]:
+    """A callback's values for the history row, checked: a mapping of new names to numbers."""
+    extra = callback(model, epoch)
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise CircuitVAEError(f"callback {callback!r} returned {type(extra).__name__}; it must "
+                              "return a dict of name -> number (or None)")
+    clash = sorted(set(extra) & set(row))
+    if clash:
+        raise CircuitVAEError(f"callback {callback!r} returned {clash}, which the trainer's "
+                              "history already has")
+    out = {}
+    for key, value in extra.items():
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError) as err:
+            raise CircuitVAEError(f"callback {callback!r} returned {key!r}: {value!r}, not a "
+                                  "number") from err
+    return out
 
 
 def _run_epoch(model: ZooModel, x: torch.Tensor, batch_size: int, gen: torch.Generator,

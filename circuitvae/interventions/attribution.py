@@ -188,11 +188,19 @@ def _outcome_and_sites(model: Any, x: Tensor, method: str, out_kind: str, names:
     """The outcome and the site activations of every row of ``x`` (inference passes)."""
     outs: list[Tensor] = []
     acts: dict[str, list[Tensor]] = {name: [] for name in names}
+
+    def keep(name: str) -> Callable[[Tensor], Tensor]:
+        def record(output: Tensor) -> Tensor:  # a copy now: a later in-place op cannot alter it
+            acts[name].append(output.clone())
+            return output
+
+        return record
+
+    recorders = {name: keep(name) for name in names}
     for s in chunks(x.shape[0], size):
-        res = run_unchecked(model, x[s], method=method, capture=names)  # type: ignore[arg-type]
+        res = run_unchecked(model, x[s], method=method,  # type: ignore[arg-type]
+                            patches=recorders)
         outs.append(_outcome(res.output, out_kind))
-        for name in names:
-            acts[name].append(res.cache[name])
     return torch.cat(outs), {k: torch.cat(v) for k, v in acts.items()}
 
 
@@ -200,17 +208,21 @@ def _gradients(model: Any, x: Tensor, method: str, out_kind: str, names: list[st
                metric_fn: Callable[[Tensor, Tensor], Tensor], pair: Tensor, y_src: Tensor,
                ) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor]:
     """dm/da at every site for the rows ``x`` (one forward with the graph, one backward)."""
+    if torch.is_inference_mode_enabled():
+        raise CircuitVAEError("attribution_patch needs gradients: call it outside "
+                              "torch.inference_mode()")
     x = x.detach().clone().requires_grad_(x.is_floating_point())
-    with torch.enable_grad(), capture(model, names, detach=False) as cache:
-        y = _outcome(call(model, x, method), out_kind)  # type: ignore[arg-type]
-    acts = [cache[name] for name in names]
-    if not all(a.requires_grad for a in acts):
-        bad = [name for name, a in zip(names, acts, strict=True) if not a.requires_grad]
-        raise CircuitVAEError(f"site(s) {', '.join(map(repr, bad))} carry no gradient (a "
-                              "detached or integer output); attribution needs a differentiable "
-                              "path from each site to the outcome")
-    m = _check_metric_values(metric_fn(y, pair), y.shape[0])
-    grads = torch.autograd.grad(m.sum(), acts, allow_unused=True)
+    with torch.enable_grad():
+        with capture(model, names, detach=False) as cache:
+            y = _outcome(call(model, x, method), out_kind)  # type: ignore[arg-type]
+        acts = [cache[name] for name in names]
+        if not all(a.requires_grad for a in acts):
+            bad = [name for name, a in zip(names, acts, strict=True) if not a.requires_grad]
+            raise CircuitVAEError(f"site(s) {', '.join(map(repr, bad))} carry no gradient (a "
+                                  "detached or integer output); attribution needs a "
+                                  "differentiable path from each site to the outcome")
+        m = _check_metric_values(metric_fn(y, pair), y.shape[0])
+        grads = torch.autograd.grad(m.sum(), acts, allow_unused=True)
     out = {name: (torch.zeros_like(a) if g is None else g).detach()
            for name, a, g in zip(names, acts, grads, strict=True)}
     return out, {name: a.detach() for name, a in zip(names, acts, strict=True)}, y.detach()
@@ -291,6 +303,9 @@ def _exact_effects(model: Any, xb: Tensor, src: Tensor, site: Site, units: np.nd
         mask = sel.repeat_interleave(m, dim=0)
         if not unit_shape:
             mask = mask[:, 0]
+        else:  # the full output shape: a (rows, C) mask could be misread when C x L == rows
+            mask = mask.reshape(*mask.shape, *(1,) * (len(unit_shape) - 1)).expand(
+                -1, *unit_shape)
         res = run_unchecked(model, x_rep, method=method,  # type: ignore[arg-type]
                             patches={site.name: Patch(value, mask)})
         pair = torch.arange(s.start, s.stop, device=xb.device).repeat(k + 1)

@@ -186,6 +186,9 @@ def latent_sweep_unchecked(
     mu = mu.detach()
     n, d_all = mu.shape
     if units is not None:
+        if absolute or latents is not None:
+            raise CircuitVAEError("a sweep of latent units moves each unit from mu along its "
+                                  "direction: absolute=True and latents= do not apply")
         return _unit_sweep(model, mu, np.asarray(grid, dtype=np.float64), units, unit_scale,
                            capture=capture, profile=profile, max_batch_rows=max_batch_rows,
                            verbose=verbose)

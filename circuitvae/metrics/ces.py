@@ -16,7 +16,12 @@ from .sweep_setup import calibrated_sweep
 class CESResult:
     """CES of a model. ``value`` = mean of ``per_latent`` (shape ``(d,)``); ``per_offset``
     ``(d, K)`` is the mean over rows at each offset of ``grid`` ``(d, K)``; ``sigma_eff`` ``(d,)``
-    is the scale used (or that would be used) for calibration."""
+    is the scale used (or that would be used) for calibration.
+
+    With latent units (a spatial latent swept per channel) ``per_latent`` and ``per_offset``
+    have one row per unit (U), ``grid`` ``(U, K)`` holds the offsets as multiples of each
+    coordinate's scale (``r * linspace(-1, 1, K)``), and ``sigma_eff`` stays per coordinate
+    ``(d,)``."""
 
     value: float
     per_latent: np.ndarray

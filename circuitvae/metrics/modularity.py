@@ -137,7 +137,8 @@ def modularity(
             what="modularity",
         )
         per_site, n_rows = swept.stats.activations, swept.encoded.x.shape[0]
-        names = tuple(f"z{j}" for j in range(swept.encoded.d))
+        units = swept.grid.shape[0]  # latents, or latent units (channels of a spatial latent)
+        names = tuple(f"z{j}" if units == swept.encoded.d else f"unit{j}" for j in range(units))
     else:
         raise CircuitVAEError(f"level must be 'group' or 'latent', got {level!r}")
     order = [s.name for s in chosen]

@@ -3,7 +3,8 @@
 methods.md section 8 ([seed]: dead-neuron rates of a sparsified layer, robust to the threshold
 that defines "dead"; [ours]: the exact definitions). Model-agnostic: every function takes an
 activation matrix ``(N, U)`` of N rows and U units (a site's output; a convolution's
-``(N, C, H, W)`` is reduced per channel to the largest absolute value over positions), and
+``(N, C, H, W)`` is reduced per channel to its largest value over positions: a channel is
+active in a row when any of its positions is), and
 :func:`site_sparsity` captures one from any model's site through the engine.
 
 * **dead**: unit u is dead at threshold tau if ``a_nu > tau`` on no row n; the rate is the
@@ -42,7 +43,7 @@ _TINY = 1e-10
 
 def unit_matrix(acts: Any, name: str = "acts") -> np.ndarray:
     """``acts`` as a finite float64 ``(N, U)`` matrix; ``(N, C, ...)`` is reduced per channel
-    to the largest absolute activation over its positions."""
+    to its largest activation over its positions (signed, as "dead" is: above tau)."""
     a = acts.detach().cpu().numpy() if isinstance(acts, torch.Tensor) else np.asarray(acts)
     if a.dtype == object or not np.issubdtype(a.dtype, np.number):
         raise CircuitVAEError(f"{name} must be numeric, got dtype {a.dtype}")
@@ -50,7 +51,7 @@ def unit_matrix(acts: Any, name: str = "acts") -> np.ndarray:
     if a.ndim < 2:
         raise CircuitVAEError(f"{name} must be (N, units), got shape {a.shape}")
     if a.ndim > 2:
-        a = np.abs(a.reshape(a.shape[0], a.shape[1], -1)).max(axis=2)
+        a = a.reshape(a.shape[0], a.shape[1], -1).max(axis=2)
     if a.shape[0] == 0 or a.shape[1] == 0:
         raise CircuitVAEError(f"{name} is empty (shape {a.shape})")
     if not np.isfinite(a).all():
@@ -62,7 +63,8 @@ def _threshold(a: np.ndarray, tau: float | str) -> float:
     if tau == "relative":
         positive = a[a > 0]
         return 0.01 * float(positive.mean()) if positive.size else 0.0
-    if isinstance(tau, str) or not np.isfinite(float(tau)) or float(tau) < 0:
+    if (isinstance(tau, str | bool) or not isinstance(tau, int | float | np.number)
+            or not np.isfinite(float(tau)) or float(tau) < 0):
         raise CircuitVAEError(f"a threshold must be a number >= 0 or 'relative', got {tau!r}")
     return float(tau)
 
@@ -136,6 +138,8 @@ def factor_selectivity(acts: Any, factors: Any, *, n_bins: int = 20) -> Selectiv
     """Mutual information of each unit's (histogram-binned) activation with each factor."""
     a = unit_matrix(acts)
     f = np.asarray(factors)
+    if f.dtype.kind not in "biuf" or (f.dtype.kind == "f" and not np.isfinite(f).all()):
+        raise CircuitVAEError("factors must be finite numbers (integer classes)")
     if f.ndim == 1:
         f = f[:, None]
     if f.ndim != 2 or f.shape[0] != a.shape[0]:

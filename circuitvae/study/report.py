@@ -128,8 +128,9 @@ def _partials(rows: pd.DataFrame, triples: Sequence[tuple[str, str, str]]) -> li
         if not {x, y, control} <= set(rows.columns):
             body.append([x, y, control, "", "not computable: column missing", ""])
             continue
-        w = stats.within_correlation(rows, x, y)
-        p = stats.partial_within(rows, x, y, control)
+        same = rows[pd.to_numeric(rows[control], errors="coerce").notna()]  # one set of rows
+        w = stats.within_correlation(same, x, y)
+        p = stats.partial_within(same, x, y, control)
 
         def cell(c: stats.Correlation) -> str:
             if not np.isfinite(c.r):

@@ -128,3 +128,15 @@ def mlp_model():
             return self.dec(z)
 
     return Plain().eval()
+
+
+def test_latent_level_modularity_names_the_channels(vae, images):
+    from circuitvae.interventions.latent import latent_sweep_unchecked
+
+    model = cv.wrap(vae)
+    res = cv.modularity(model, images, level="latent", n=10, k=3)
+    assert res.groups == ("unit0", "unit1", "unit2", "unit3")
+    mu = torch.zeros(2, 256)
+    with pytest.raises(cv.CircuitVAEError, match="do not apply"):
+        latent_sweep_unchecked(model, mu, np.zeros((4, 3)), units=[np.arange(64)] * 4,
+                               absolute=True)

@@ -149,3 +149,21 @@ def test_bad_inputs_are_named(call, match):
     normal, _, _ = _planted()
     with pytest.raises(cv.CircuitVAEError, match=match):
         call(SubspaceAE(), normal)
+
+
+def test_best_dice_is_exact_for_a_small_lesion():
+    masks = np.zeros((2, 50, 50))
+    masks[0, 10:12, 10:12] = 1  # 4 of 5000 pixels
+    res = pixel_metrics(masks * 2.0 + 0.5, masks)
+    assert res.best_dice == pytest.approx(1.0) and res.threshold == pytest.approx(2.5)
+
+
+def test_default_mc_passes_follow_the_model():
+    normal, _, _ = _planted()
+    assert anomaly_scores(SubspaceAE(), normal).mc_passes == 1  # no dropout: one pass
+    assert anomaly_scores(SubspaceAE(dropout=0.1), normal).mc_passes == 20
+    det = VAEAnomalyDetector(SubspaceAE()).fit(normal)  # the default works without dropout
+    assert det.decision_scores_.shape == (40,)
+    feature_alpha = SubspaceAE()
+    feature_alpha.drop = nn.FeatureAlphaDropout(0.1)
+    assert dropout_modules(feature_alpha) == [feature_alpha.drop]

@@ -96,3 +96,32 @@ def test_site_sparsity_and_the_training_callback():
     with pytest.raises(cv.CircuitVAEError, match="already has"):
         train(build("vae", input_shape=(6,), seed=0), x, max_epochs=1, verbose=False,
               callbacks=[lambda m, e: {"lr": 1.0}])
+
+
+def test_negative_conv_channels_are_dead_like_negative_units():
+    conv = -np.ones((3, 2, 2, 2))
+    conv[:, 1] = 0.5
+    np.testing.assert_array_equal(dead_units(conv, thresholds=(0.0,)).dead["0.0"], [True, False])
+
+
+@pytest.mark.parametrize("tau", [None, [0.1], True, float("nan")])
+def test_bad_thresholds_are_named(tau):
+    with pytest.raises(cv.CircuitVAEError, match="threshold"):
+        l0(ACTS, tau=tau)
+
+
+def test_bad_factors_and_callbacks_are_named():
+    from circuitvae.zoo import build, train
+
+    with pytest.raises(cv.CircuitVAEError, match="finite"):
+        factor_selectivity(ACTS, np.array([0.0, np.nan, 1.0, 2.0]))
+    x = torch.randn(40, 6)
+    model = build("vae", input_shape=(6,), seed=0)
+    with pytest.raises(cv.CircuitVAEError, match="must return a dict"):
+        train(model, x, max_epochs=1, verbose=False, callbacks=[lambda m, e: 1.0])
+    with pytest.raises(cv.CircuitVAEError, match="not a number"):
+        train(model, x, max_epochs=1, verbose=False, callbacks=[lambda m, e: {"k": "x"}])
+    with pytest.raises(cv.CircuitVAEError, match="callables"):
+        train(model, x, max_epochs=1, verbose=False, callbacks=[3])
+    one = train(model, x, max_epochs=1, verbose=False, callbacks=lambda m, e: {"k": 2})
+    assert one.history[0]["k"] == 2.0  # a lone callable is accepted

@@ -58,3 +58,10 @@ def test_too_few_runs_is_not_computable():
     rows = _rows(n=2)
     got = partial_within(rows, "x", "y", "c")
     assert np.isnan(got.r) and np.isnan(got.p)
+
+
+def test_columns_must_differ():
+    from circuitvae.protocol import CircuitVAEError
+
+    with pytest.raises(CircuitVAEError, match="four different columns"):
+        partial_within(_rows(), "x", "y", "x")

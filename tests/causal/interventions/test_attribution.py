@@ -149,3 +149,88 @@ def test_bad_inputs_are_named(mlp, xpair):
     bad[0, 0] = float("nan")
     with pytest.raises(cv.CircuitVAEError, match="NaN|finite"):
         cv.attribution_patch(mlp, bad, xs)
+
+
+class _InPlaceAfterSite(torch.nn.Module):
+    """A site whose output a later op changes in place (h.add_(1))."""
+
+    speaks_circuitvae = True
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.latent_dim, self.input_shape = 2, (4,)
+        self.enc, self.dec = torch.nn.Linear(4, 2), torch.nn.Linear(2, 5)
+        self.hid = torch.nn.Linear(2, 5)
+        self.out = torch.nn.Linear(5, 4)
+        self.eval()
+
+    def encode(self, x):
+        return cv.Posterior(self.enc(x), None)
+
+    def decode(self, z):
+        h = self.hid(z)
+        h.add_(1.0)  # changes the site's output after it was recorded
+        return self.out(torch.tanh(h))
+
+
+def test_exact_check_uses_the_source_activation_before_later_in_place_ops():
+    model = _InPlaceAfterSite()
+    gen = torch.Generator().manual_seed(1)
+    xb, xs = torch.randn(6, 4, generator=gen), torch.randn(6, 4, generator=gen)
+    res = cv.attribution_patch(model, xb, xs, sites=["hid"], check="all")
+    src = model.hid(model.enc(xs)).detach()  # the true source activation
+    base_z = model.enc(xb).detach()
+    yb, ys = cv.reconstruct(model, xb).detach(), cv.reconstruct(model, xs).detach()
+    d = (ys - yb) / (ys - yb).norm(dim=1, keepdim=True)
+    for unit in range(5):
+        with torch.no_grad():
+            h = model.hid(base_z)
+            h[:, unit] = src[:, unit]
+            yp = model.out(torch.tanh(h + 1.0))
+        assert res.exact["hid"][unit] == pytest.approx(float(((yp - yb) * d).sum(1).mean()),
+                                                         abs=1e-6)
+
+
+def test_runs_inside_no_grad_and_names_inference_mode(mlp, xpair):
+    xb, xs = xpair
+    with torch.no_grad():
+        res = cv.attribution_patch(mlp, xb, xs, sites=["decoder.3"], check=2)
+    assert np.isfinite(res.scores["decoder.3"]).all()
+    with torch.inference_mode(), pytest.raises(cv.CircuitVAEError, match="inference_mode"):
+        cv.attribution_patch(mlp, xb, xs)
+
+
+def test_exact_check_on_a_3d_site_whose_rows_equal_its_channels():
+    class Seq(torch.nn.Module):  # a Conv1d site with output (B, C=4, L=4)
+        speaks_circuitvae = True
+
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(2)
+            self.latent_dim, self.input_shape = 3, (1, 4)
+            self.conv = torch.nn.Conv1d(1, 4, 3, padding=1)
+            self.mu = torch.nn.Linear(16, 3)
+            self.dec = torch.nn.Linear(3, 4)
+            self.eval()
+
+        def encode(self, x):
+            return cv.Posterior(self.mu(torch.tanh(self.conv(x)).flatten(1)), None)
+
+        def decode(self, z):
+            return self.dec(z).reshape(-1, 1, 4)
+
+    model = Seq()
+    gen = torch.Generator().manual_seed(3)
+    xb, xs = torch.randn(4, 1, 4, generator=gen), torch.randn(4, 1, 4, generator=gen)
+    res = cv.attribution_patch(model, xb, xs, sites=["conv"], check="all", outcome="output",
+                               max_batch_rows=8)
+    src = model.conv(xs).detach()
+    yb, ys = cv.reconstruct(model, xb).detach(), cv.reconstruct(model, xs).detach()
+    d = (ys - yb).flatten(1)
+    d = d / d.norm(dim=1, keepdim=True)
+    for c in range(4):
+        with cv.patching(model, {"conv": cv.Patch(src, [c])}):
+            yp = cv.reconstruct(model, xb).detach()
+        assert res.exact["conv"][c] == pytest.approx(
+            float(((yp - yb).flatten(1) * d).sum(1).mean()), abs=1e-6)
