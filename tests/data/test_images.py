@@ -138,7 +138,7 @@ def test_shapes3d_reader(tmp_path, no_env):
     with pytest.raises(DataError, match=r"expected uint8 \(480000, 64, 64, 3\)"):
         load_dataset("shapes3d", root=tmp_path)
     with pytest.raises(MissingDataError, match=r"3dshapes\.h5.*CIRCUITVAE_DATA"):
-        load_dataset("shapes3d", root=tmp_path / "nowhere")
+        load_dataset("shapes3d", root=tmp_path / "nowhere", source="file")
 
 
 def test_mpi3d_reader(tmp_path, no_env):

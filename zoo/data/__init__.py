@@ -68,7 +68,7 @@ def load_dataset(
     if key == "dsprites":
         return load_dsprites(root=root, **common, **_only(key, options, "source"))
     if key == "shapes3d":
-        return load_shapes3d(root=root, **common, **_only(key, options))
+        return load_shapes3d(root=root, **common, **_only(key, options, "source"))
     if key == "mpi3d":
         return load_mpi3d(root=root, **common, **_only(key, options, "variant"))
     if key == "smallnorb":
