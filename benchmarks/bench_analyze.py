@@ -22,6 +22,7 @@ import torch
 import circuitvae as cv
 from circuitvae import hooks
 
+from .common import timed
 from .models import tabular
 
 
@@ -84,7 +85,7 @@ def run(quick: bool = False) -> list[str]:
             if best is None or total < best[0]:
                 best = (total, calls, spent)
         total, calls, spent = best
-        replay = min(_timed(lambda c=calls: _replay(model, c)) for _ in range(5))
+        replay = min(timed(lambda c=calls: _replay(model, c))[1] for _ in range(5))
         rows = sum(shape[0] for _, shape in calls)
         assert not row["skipped"].iloc[0], row["skipped"].iloc[0]
         lines.append(
@@ -94,12 +95,6 @@ def run(quick: bool = False) -> list[str]:
             f"| bare replay {replay:.2f} s; engine/bare {spent[0] / replay:.2f}x; total/bare "
             f"{total / replay:.2f}x |")
     return lines
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ runs, and the summed fit time of each. Targets (speed issue II): within 0.03, rh
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from scipy import stats
 
@@ -19,14 +17,10 @@ import circuitvae as cv
 from circuitvae.zoo import build, train
 from circuitvae.zoo.data import load_dataset
 
+from .common import timed
+
 ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii")
 TABULAR = ("adult", "bank_marketing", "german_credit", "credit_default")
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def _compare(name: str, pairs: list[tuple[float, float]], times: dict[str, float]) -> str:
@@ -57,7 +51,7 @@ def run(quick: bool = False) -> list[str]:
             if ds_name == "planted":
                 values = {}
                 for est in ("sklearn", "lightgbm"):
-                    row, dt = _timed(lambda e=est, m=model, d=data: cv.analyze(
+                    row, dt = timed(lambda e=est, m=model, d=data: cv.analyze(
                         m, d, n=1000, metrics=["dci_disentanglement"], estimator=e,
                         n_score_train=1000, n_score_eval=500))
                     values[est], dci_t[est] = row["dci_disentanglement"].iloc[0], dci_t[est] + dt
@@ -65,7 +59,7 @@ def run(quick: bool = False) -> list[str]:
             else:
                 values = {}
                 for est in ("sklearn", "lightgbm"):
-                    res, dt = _timed(lambda e=est, m=model, d=data: cv.fgd(
+                    res, dt = timed(lambda e=est, m=model, d=data: cv.fgd(
                         m, d, n=1000, estimator=e))
                     values[est], fgd_t[est] = res.value, fgd_t[est] + dt
                 fgd_pairs.append((values["sklearn"], values["lightgbm"]))

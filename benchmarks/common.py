@@ -39,6 +39,19 @@ def timeit(fn: Callable[[], object], *, repeats: int = 20, warmup: int = 3) -> T
     return Timing(times[0], times[len(times) // 2])
 
 
+def timed(fn: Callable[[], object], sync: Callable[[], None] | None = None
+          ) -> tuple[object, float]:
+    """``fn()``'s result and its wall time in seconds (``sync`` before and after: e.g. a CUDA
+    synchronise, so queued device work is counted)."""
+    if sync is not None:
+        sync()
+    start = time.perf_counter()
+    out = fn()
+    if sync is not None:
+        sync()
+    return out, time.perf_counter() - start
+
+
 def interleaved(fns: dict[str, Callable[[], object]], *, rounds: int = 30,
                 warmup: int = 3) -> dict[str, Timing]:
     """Time several functions in interleaved rounds, in a new random order each round, so drifting

@@ -18,7 +18,6 @@ the figures in ``benchmarks/README.md`` say which device they are from).
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
 
 import torch
@@ -27,18 +26,12 @@ import circuitvae as cv
 from circuitvae.zoo import build, train
 from circuitvae.zoo.data import load_dataset
 
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from .common import timed
 
 
 def _timed(fn, device: torch.device) -> tuple[object, float]:
-    _sync(device)
-    start = time.perf_counter()
-    out = fn()
-    _sync(device)
-    return out, time.perf_counter() - start
+    """:func:`benchmarks.common.timed`, synchronising a CUDA device around ``fn``."""
+    return timed(fn, (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None)
 
 
 def _count_syncs(fn, device: torch.device) -> int | None:

@@ -26,7 +26,7 @@ training mode for the passes, and everything is restored afterwards.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -134,7 +134,7 @@ def anomaly_scores(
     cuda = [xt.device] if xt.device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):  # the global generators are restored on exit
         torch.manual_seed(seed)
-        with mc_dropout(model) if t_passes > 1 else _nothing():
+        with mc_dropout(model) if t_passes > 1 else nullcontext():
             for s in chunks(xt.shape[0], size):
                 m, v = _mc_moments(model, xt[s], t_passes)
                 means.append(m)
@@ -170,11 +170,6 @@ def anomaly_scores(
         score=per_row(smap), recon=per_row(sq), epistemic=per_row(epi),
         aleatoric=per_row(maps["aleatoric"]) if has_aleatoric else np.full(len(sq), np.nan),
         maps={k: v.cpu().numpy() for k, v in maps.items()}, kind=score, mc_passes=t_passes)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
 
 
 def _mc_moments(model: Any, x: Tensor, t_passes: int) -> tuple[Tensor, Tensor]:

@@ -29,11 +29,11 @@ import torch
 from scipy import stats
 from torch import Tensor
 
-from ..hooks import Patch, capture, run_unchecked
+from ..hooks import Patch, capture
 from ..passes import call
 from ..protocol import CircuitVAEError, Site, check_int
 from .batching import chunk_rows, chunks, hidden_sites, select_sites
-from .patching import Outcome, pair_inputs, resolve_outcome
+from .patching import Outcome, outcome_run, pair_inputs, resolve_outcome
 
 #: A metric maps an outcome batch ``(rows, *out)`` to one value per row, optionally given each
 #: row's pair index (``metric(y, pair)``).
@@ -123,7 +123,7 @@ def attribution_patch(
     method = "encode" if out_kind == "mean" else "reconstruct"
     size = chunk_rows(max_batch_rows, model, int(np.prod(xb.shape[1:])))
 
-    y_src, src_acts = _outcome_and_sites(model, xs, method, out_kind, names, size)
+    y_src, src_acts = _outcome_and_sites(model, xs, out_kind, names, size)
     metric_fn, metric_name = _metric(metric, y_src)
     per_pair: dict[str, list[Tensor]] = {name: [] for name in names}
     y_base: list[Tensor] = []
@@ -151,7 +151,7 @@ def attribution_patch(
         values = np.full(len(score), np.nan)
         if k:
             values[units] = _exact_effects(model, xb, src_acts[site.name], site, units,
-                                           method, out_kind, metric_fn, size)
+                                           out_kind, metric_fn, size)
         exact[site.name], checked[site.name] = values, units
         rho[site.name] = _spearman(score[units], values[units])
         err[site.name] = (float(np.max(np.abs(score[units] - values[units]))) if k
@@ -183,7 +183,7 @@ def _outcome(res_output: Any, out_kind: str) -> Tensor:
     return res_output.mean if out_kind == "mean" else res_output
 
 
-def _outcome_and_sites(model: Any, x: Tensor, method: str, out_kind: str, names: list[str],
+def _outcome_and_sites(model: Any, x: Tensor, out_kind: str, names: list[str],
                        size: int) -> tuple[Tensor, dict[str, Tensor]]:
     """The outcome and the site activations of every row of ``x`` (inference passes)."""
     outs: list[Tensor] = []
@@ -198,9 +198,7 @@ def _outcome_and_sites(model: Any, x: Tensor, method: str, out_kind: str, names:
 
     recorders = {name: keep(name) for name in names}
     for s in chunks(x.shape[0], size):
-        res = run_unchecked(model, x[s], method=method,  # type: ignore[arg-type]
-                            patches=recorders)
-        outs.append(_outcome(res.output, out_kind))
+        outs.append(outcome_run(model, x[s], out_kind, patches=recorders)[0])
     return torch.cat(outs), {k: torch.cat(v) for k, v in acts.items()}
 
 
@@ -283,7 +281,7 @@ def _positional_params(fn: Callable[..., Any]) -> int:
 
 
 def _exact_effects(model: Any, xb: Tensor, src: Tensor, site: Site, units: np.ndarray,
-                   method: str, out_kind: str, metric_fn: Callable[[Tensor, Tensor], Tensor],
+                   out_kind: str, metric_fn: Callable[[Tensor, Tensor], Tensor],
                    size: int) -> np.ndarray:
     """Mean over pairs of m(base with unit u patched) - m(base), for each u in ``units``.
 
@@ -306,11 +304,9 @@ def _exact_effects(model: Any, xb: Tensor, src: Tensor, site: Site, units: np.nd
         else:  # the full output shape: a (rows, C) mask could be misread when C x L == rows
             mask = mask.reshape(*mask.shape, *(1,) * (len(unit_shape) - 1)).expand(
                 -1, *unit_shape)
-        res = run_unchecked(model, x_rep, method=method,  # type: ignore[arg-type]
-                            patches={site.name: Patch(value, mask)})
+        y, _ = outcome_run(model, x_rep, out_kind, patches={site.name: Patch(value, mask)})
         pair = torch.arange(s.start, s.stop, device=xb.device).repeat(k + 1)
-        vals = _check_metric_values(metric_fn(_outcome(res.output, out_kind), pair),
-                                    (k + 1) * m).double().reshape(k + 1, m)
+        vals = _check_metric_values(metric_fn(y, pair), (k + 1) * m).double().reshape(k + 1, m)
         totals += (vals[1:] - vals[:1]).sum(1)
     return (totals / n).cpu().numpy()
 
