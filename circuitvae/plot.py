@@ -795,17 +795,23 @@ def study_figures(rows: pd.DataFrame, metrics: Sequence[str], fig_dir: Any, *,
     scatter pair (:func:`metric_scatter`) and ``metrics_by_architecture.png``
     (:func:`metric_means` of ``metrics``). Each file is written atomically.
     """
+    figures: list[tuple[str, Figure]] = []
+    if headline is not None:
+        figures.append((f"{headline}_by_architecture.png", metric_by_architecture(rows, headline)))
+    figures += [(f"{x}_vs_{y}.png", metric_scatter(rows, x, y)) for x, y in scatters]
+    figures.append(("metrics_by_architecture.png", metric_means(rows, metrics)))
+    return save_figures(figures, fig_dir)
+
+
+def save_figures(figures: Sequence[tuple[str, Figure]], fig_dir: Any) -> list[str]:
+    """Write each ``(file name, figure)`` into ``fig_dir`` (created if needed) as a PNG at
+    100 dpi, atomically (a temporary moved into place); return the file names."""
     import os
     import tempfile
     from pathlib import Path
 
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
-    figures: list[tuple[str, Figure]] = []
-    if headline is not None:
-        figures.append((f"{headline}_by_architecture.png", metric_by_architecture(rows, headline)))
-    figures += [(f"{x}_vs_{y}.png", metric_scatter(rows, x, y)) for x, y in scatters]
-    figures.append(("metrics_by_architecture.png", metric_means(rows, metrics)))
     for name, fig in figures:
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp.png", dir=fig_dir)
         os.close(fd)
@@ -816,3 +822,9 @@ def study_figures(rows: pd.DataFrame, metrics: Sequence[str], fig_dir: Any, *,
             if os.path.exists(tmp):
                 os.unlink(tmp)
     return [name for name, _ in figures]
+
+
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """An empty pyplot-free figure (constrained layout, Agg canvas) for custom report
+    figures; matplotlib is the ``plot`` extra."""
+    return _figure(figsize)

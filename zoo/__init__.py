@@ -1,4 +1,4 @@
-"""circuitvae.zoo: the seed papers' six VAE architectures, one trainer, benchmark datasets.
+"""circuitvae.zoo: the seed papers' six VAE architectures and the VAE-SAE, one trainer, datasets.
 
 Example::
 
@@ -17,6 +17,7 @@ from .models import (
     ARCHITECTURES,
     DIPVAEII,
     VAE,
+    VAESAE,
     VQVAE,
     BetaTCVAE,
     BetaTCVAEConfig,
@@ -26,7 +27,9 @@ from .models import (
     DIPVAEIIConfig,
     FactorVAE,
     FactorVAEConfig,
+    SparsitySchedule,
     VAEConfig,
+    VAESAEConfig,
     VQVAEConfig,
     ZooModel,
     build,
@@ -48,8 +51,11 @@ __all__ = [
     "DIPVAEIIConfig",
     "FactorVAE",
     "FactorVAEConfig",
+    "SparsitySchedule",
     "TrainConfig",
     "VAEConfig",
+    "VAESAE",
+    "VAESAEConfig",
     "VQVAEConfig",
     "ZooModel",
     "build",

@@ -113,6 +113,12 @@ def train(
     ``(model, epoch) -> dict | None`` called after every epoch (e.g.
     :class:`circuitvae.metrics.sparsity.SparsityTracker`); the values they return join that
     epoch's history row. They observe the model and must not change it.
+
+    A model with a schedule (the VAE-SAE) advances it in ``model.start_epoch()`` before each
+    epoch (what it returns, e.g. ``k``, joins the history row); while
+    ``model.losses_comparable()`` is False (the schedule is still changing the objective) the
+    epoch's loss drives neither the plateau schedule nor early stopping and cannot be the best
+    epoch. If training ends before any comparable epoch the last weights are kept.
     """
     if not isinstance(model, ZooModel):
         raise CircuitVAEError(f"train() trains zoo models, got {type(model).__name__}")
@@ -153,13 +159,14 @@ def train(
 
     history: list[dict[str, float]] = []
     best = math.inf
-    best_state = copy.deepcopy(model.state_dict())
+    best_state: dict[str, Any] | None = None
     stale = 0
     bar = tqdm(range(1, cfg.max_epochs + 1), disable=not verbose, desc=model.architecture,
                unit="epoch")
     model.train()
     for epoch in bar:
         start = time.perf_counter()
+        scheduled = model.start_epoch()
         sums = _run_epoch(model, x_train, cfg.batch_size, gen, optimizer, disc_opt, cfg.amp)
         row: dict[str, float] = {"epoch": epoch, **{f"train_{k}": v for k, v in sums.items()}}
         if x_val.shape[0] > 0:
@@ -172,13 +179,18 @@ def train(
             raise CircuitVAEError(
                 f"training diverged at epoch {epoch} (loss {monitored}); lower lr or check data"
             )
-        scheduler.step(monitored)
+        comparable = model.losses_comparable()
+        if comparable:
+            scheduler.step(monitored)
+        row.update(scheduled)
         row["lr"] = optimizer.param_groups[0]["lr"]
         row["seconds"] = time.perf_counter() - start
         for callback in callbacks:
             row.update(_callback_values(callback, model, epoch, row))
         history.append(row)
         bar.set_postfix(loss=f"{monitored:.4g}")
+        if not comparable:
+            continue
         if monitored < best - cfg.min_delta:
             best, stale = monitored, 0
             best_state = copy.deepcopy(model.state_dict())
@@ -187,7 +199,8 @@ def train(
             if stale >= cfg.patience:
                 break
     bar.close()
-    model.load_state_dict(best_state)
+    if best_state is not None:  # no comparable epoch: the last weights are kept
+        model.load_state_dict(best_state)
     model.eval()
     model.history = history
     model.training_record = {"config": asdict(cfg), "history": history,

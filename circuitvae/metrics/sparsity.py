@@ -148,18 +148,33 @@ def factor_selectivity(acts: Any, factors: Any, *, n_bins: int = 20) -> Selectiv
     check_int("n_bins", n_bins, minimum=2)
     mi = np.zeros((a.shape[1], f.shape[1]))
     entropy = np.array([mutual_info_score(f[:, k], f[:, k]) for k in range(f.shape[1])])
-    for u in range(a.shape[1]):
-        col = a[:, u]
-        if np.ptp(col) == 0:
-            continue  # a constant (e.g. dead) unit carries no information
-        binned = histogram_discretize(col[:, None], n_bins)[:, 0]
+    varying = np.flatnonzero(np.ptp(a, axis=0) > 0)  # a constant (dead) unit carries no MI
+    if varying.size:
+        binned = histogram_discretize(a[:, varying], n_bins).astype(np.int64)
         for k in range(f.shape[1]):
-            mi[u, k] = mutual_info_score(f[:, k], binned)
+            mi[varying, k] = mutual_info_columns(binned, f[:, k])
     best = np.where(mi.max(axis=1) > 0, mi.argmax(axis=1), -1)
     sel = np.zeros(a.shape[1])
     has = best >= 0
     sel[has] = mi[has, best[has]] / np.maximum(entropy[best[has]], _TINY)
     return Selectivity(mi, sel, best)
+
+
+def mutual_info_columns(labels: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``(U,)``: ``mutual_info_score(target, labels[:, u])`` (nats, the plug-in estimate) for
+    every column of the integer matrix ``labels`` ``(N, U)`` at once, from one joint count."""
+    n, u = labels.shape
+    _, cols = np.unique(labels, return_inverse=True)  # compact codes 0..B-1
+    cols = cols.reshape(n, u)
+    _, t = np.unique(target, return_inverse=True)
+    nb, nc = int(cols.max()) + 1, int(t.max()) + 1
+    idx = (np.arange(u)[None, :] * nb + cols) * nc + t.reshape(-1)[:, None]
+    joint = np.bincount(idx.ravel(), minlength=u * nb * nc).reshape(u, nb, nc) / n
+    p_label = joint.sum(2, keepdims=True)
+    p_target = joint.sum(1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(joint > 0, joint * np.log(joint / (p_label * p_target)), 0.0)
+    return np.maximum(terms.sum(axis=(1, 2)), 0.0)
 
 
 @dataclass(frozen=True)
@@ -230,6 +245,7 @@ __all__ = [
     "factor_selectivity",
     "feature_density",
     "l0",
+    "mutual_info_columns",
     "site_activations",
     "site_sparsity",
     "unit_matrix",

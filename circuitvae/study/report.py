@@ -235,6 +235,13 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
     md += _sensitivity(sens, [f.claim for f, r in zip(found, study.findings, strict=True)
                               if not r.variants], withheld)
 
+    if study.sections is not None:
+        try:
+            md += study.sections(ok, Path(out), figures)
+        except Exception as err:  # noqa: BLE001 - a report always renders; the cause is named
+            md += ["## Study sections", "",
+                   f"Not computable: {type(err).__name__}: {err}", ""]
+
     if study.report.partials:
         md += ["## Beyond a control: partial correlations (within dataset)", ""]
         md += _partials(ok, study.report.partials)

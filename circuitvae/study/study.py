@@ -20,7 +20,9 @@ The interface:
 * ``findings``: the :class:`~circuitvae.study.findings.FindingRule` items its report judges;
 * ``report``: which metric columns the report summarises and plots (:class:`ReportSpec`);
 * ``withhold_verdicts``: profile -> the reason its reports show every finding's numbers but
-  withhold the verdicts (e.g. a smoke-run profile whose models are barely trained).
+  withhold the verdicts (e.g. a smoke-run profile whose models are barely trained);
+* ``sections`` (optional): the study's own report sections (tables, figures) after the
+  findings.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ class Study:
     default_profile: str = "quick"
     #: profile -> why a report of a store run with that profile withholds its verdicts
     withhold_verdicts: Mapping[str, str] = field(default_factory=dict)
+    #: extra report sections: ``sections(ok_rows, out_folder, figures) -> markdown lines``,
+    #: placed after the findings (e.g. a paper's table beside ours, study-specific figures
+    #: written under ``out_folder / "figures"`` when ``figures`` is True)
+    sections: Callable[[Any, Any, bool], list[str]] | None = None
 
     def __post_init__(self) -> None:
         field_types(self.settings_type)  # a frozen dataclass, or a clear error
@@ -101,6 +107,8 @@ class Study:
                                   f"profile(s) {unknown}; profiles: {list(self.profiles)}")
         if not callable(self.task):
             raise CircuitVAEError(f"study {self.name!r}: task must be callable")
+        if self.sections is not None and not callable(self.sections):
+            raise CircuitVAEError(f"study {self.name!r}: sections must be callable")
         GridSpec(self.name, self.architectures, self.datasets, self.seeds,
                  self.default_profile, None)  # the full grid is a valid grid
 

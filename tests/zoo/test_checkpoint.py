@@ -9,7 +9,7 @@ import torch
 
 from circuitvae.zoo import CheckpointError, build, load, save, train
 
-ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae")
+ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae", "vae_sae")
 
 
 @pytest.mark.parametrize("name", ARCHS)

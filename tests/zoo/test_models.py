@@ -9,10 +9,10 @@ import circuitvae as cv
 from circuitvae.protocol import CircuitVAEError, DiscretePosterior, Posterior, Split
 from circuitvae.zoo import ARCHITECTURES, VQVAE, BetaVAE, BetaVAEConfig, build
 
-ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae")
+ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae", "vae_sae")
 
 
-def test_registry_lists_the_six_architectures():
+def test_registry_lists_the_architectures():
     assert tuple(ARCHITECTURES) == ARCHS
     with pytest.raises(CircuitVAEError, match="unknown architecture 'gan'"):
         build("gan", input_shape=(3,))

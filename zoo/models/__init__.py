@@ -1,4 +1,5 @@
-"""The six VAE architectures of the seed papers, speaking circuitvae's protocol natively."""
+"""The six VAE architectures of the seed papers and the VAE-SAE, speaking circuitvae's protocol
+natively."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from .config import (
     DIPVAEIIConfig,
     FactorVAEConfig,
     VAEConfig,
+    VAESAEConfig,
     VQVAEConfig,
 )
 from .factor_vae import FactorVAE, permute_dims
 from .gaussian import DIPVAEII, VAE, BetaTCVAE, BetaVAE
 from .registry import ARCHITECTURES, build
+from .sparsity_schedule import SparsitySchedule
+from .vae_sae import VAESAE, TopK
 from .vq_vae import VQVAE, VectorQuantizer
 
 __all__ = [
@@ -30,7 +34,11 @@ __all__ = [
     "DIPVAEIIConfig",
     "FactorVAE",
     "FactorVAEConfig",
+    "SparsitySchedule",
+    "TopK",
     "VAEConfig",
+    "VAESAE",
+    "VAESAEConfig",
     "VQVAEConfig",
     "VectorQuantizer",
     "ZooModel",

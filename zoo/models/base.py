@@ -121,6 +121,16 @@ class ZooModel(nn.Module):
 
     # -- training
 
+    def start_epoch(self) -> dict[str, float]:
+        """Called by the trainer before every epoch; a model with a schedule advances it here
+        and returns what to record in the epoch's history (the plain zoo models: nothing)."""
+        return {}
+
+    def losses_comparable(self) -> bool:
+        """Whether this epoch's loss may drive early stopping and the best-epoch choice
+        (False while a schedule still changes the objective)."""
+        return True
+
     def vae_parameters(self) -> list[nn.Parameter]:
         """Parameters the main (VAE) optimizer updates."""
         return list(self.parameters())

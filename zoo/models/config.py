@@ -214,3 +214,52 @@ class VQVAEConfig(VAEConfig):
                 f"VQ-VAE latent_dim is num_positions * embedding_dim = {flat}, got "
                 f"{self.latent_dim}; set num_positions and embedding_dim instead"
             )
+
+
+@dataclass(frozen=True, kw_only=True)
+class VAESAEConfig(VAEConfig):
+    """VAE-SAE (methods.md section 8): a VAE with a scheduled sparse layer.
+
+    * ``sparse_units`` = 500, ``k_start`` = 500, ``k_end`` = 50, ``schedule_epochs`` = 50
+      [seed]: the active units are cut from 500 to 50 over 50 epochs.
+    * ``sparsity``: ``"topk"`` or ``"l1"`` [seed: both methods].
+    * ``schedule_shape`` = ``"linear"`` (also ``"exponential"``, ``"cosine"``) [our choice].
+    * ``l1_init`` = 1e-3, ``l1_max_step`` = 2.0: the L1 coefficient's start and the largest
+      factor the per-epoch controller may change it by [our choice].
+    * ``auxk`` = False, ``auxk_k`` = 256, ``auxk_coef`` = 1/32: the AuxK ablation (Top-k only)
+      [our choice, after Gao et al. 2024: k_aux about half the layer, coefficient 1/32].
+    """
+
+    sparse_units: int = 500
+    sparsity: str = "topk"
+    k_start: int = 500
+    k_end: int = 50
+    schedule_epochs: int = 50
+    schedule_shape: str = "linear"
+    l1_init: float = 1e-3
+    l1_max_step: float = 2.0
+    auxk: bool = False
+    auxk_k: int = 256
+    auxk_coef: float = 1.0 / 32.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from .sparsity_schedule import SparsitySchedule
+
+        if self.sparsity not in ("topk", "l1"):
+            raise CircuitVAEError(f"sparsity must be 'topk' or 'l1', got {self.sparsity!r}")
+        if isinstance(self.sparse_units, bool) or not isinstance(self.sparse_units, int) \
+                or self.sparse_units < 1:
+            raise CircuitVAEError(f"sparse_units must be a positive int, got "
+                                  f"{self.sparse_units!r}")
+        SparsitySchedule(self.k_start, self.k_end, self.schedule_epochs, self.schedule_shape)
+        if self.k_start > self.sparse_units:
+            raise CircuitVAEError(f"k_start ({self.k_start}) exceeds sparse_units "
+                                  f"({self.sparse_units})")
+        if not (self.l1_init > 0 and self.l1_max_step > 1):
+            raise CircuitVAEError("l1_init must be > 0 and l1_max_step > 1")
+        if self.auxk and self.sparsity != "topk":
+            raise CircuitVAEError("auxk is an ablation of the Top-k method; it needs "
+                                  "sparsity='topk'")
+        if self.auxk_k < 1 or not self.auxk_coef > 0:
+            raise CircuitVAEError("auxk_k must be >= 1 and auxk_coef > 0")

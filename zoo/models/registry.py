@@ -11,10 +11,12 @@ from circuitvae.protocol import CircuitVAEError, Split
 from .base import ZooModel
 from .factor_vae import FactorVAE
 from .gaussian import DIPVAEII, VAE, BetaTCVAE, BetaVAE
+from .vae_sae import VAESAE
 from .vq_vae import VQVAE
 
 ARCHITECTURES: dict[str, type[ZooModel]] = {
-    cls.architecture: cls for cls in (VAE, BetaVAE, FactorVAE, BetaTCVAE, DIPVAEII, VQVAE)
+    cls.architecture: cls for cls in (VAE, BetaVAE, FactorVAE, BetaTCVAE, DIPVAEII, VQVAE,
+                                       VAESAE)
 }
 
 
@@ -36,7 +38,7 @@ def build(
     seed: int | None = None,
     **overrides: Any,
 ) -> ZooModel:
-    """Build the architecture ``name`` ("vae", "beta_vae", ... "vq_vae").
+    """Build the architecture ``name`` ("vae", "beta_vae", ... "vq_vae", "vae_sae").
 
     ``dataset`` (a zoo dataset, a :class:`Split` or a tensor) supplies ``input_shape`` from its
     training inputs and ``features`` from ``dataset.features`` when present. ``seed`` makes the

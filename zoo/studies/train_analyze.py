@@ -175,8 +175,8 @@ def train_and_analyze(spec: RunSpec) -> dict[str, Any]:
 
     model = build(spec.architecture, dataset=data, seed=spec.seed, **s.model).to(s.device)
     train_kw: dict[str, Any] = {"seed": spec.seed, "max_epochs": s.epochs}
-    if s.patience is not None:
-        train_kw["patience"] = s.patience
+    # patience None trains every epoch (the trainer's own default would be 20)
+    train_kw["patience"] = s.patience if s.patience is not None else s.epochs
     if s.batch_size is not None:
         train_kw["batch_size"] = s.batch_size
     model = train(model, data, verbose=False, **train_kw)
