@@ -54,6 +54,9 @@ def _metric_columns(rows: pd.DataFrame, declared: Sequence[str]) -> tuple[list[s
 #: per-run training record columns read by the training-adequacy section (methods spec
 #: section 7): latent dimensions with mean KL > 0.01 nats, epochs run, final losses
 ADEQUACY_COLUMNS = ("active_dims", "epochs_run", "train_loss", "val_loss")
+#: settings that change where or from what a study runs, not what it measures: overriding
+#: them (e.g. ``--device cuda`` for the paper profile) keeps a profile's verdicts
+NEUTRAL_SETTINGS = frozenset({"device", "data_root", "download"})
 #: a finding whose runs have 0 active dimensions in more than this share is flagged
 COLLAPSED_SHARE = 0.5
 
@@ -198,9 +201,10 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
     if reason is None and grid is not None and profile in study.profiles:
         declared = GridSpec(study.name, grid.architectures, grid.datasets, grid.seeds, profile,
                             study.profiles[profile]).settings_dict()
-        if declared != grid.settings_dict():  # a verdict is for the profile as declared
-            changed = sorted(k for k in set(declared) | set(grid.settings_dict())
-                             if declared.get(k) != grid.settings_dict().get(k))
+        used = grid.settings_dict()
+        changed = sorted(k for k in set(declared) | set(used)
+                         if declared.get(k) != used.get(k) and k not in NEUTRAL_SETTINGS)
+        if changed:  # a verdict is for the profile as declared
             reason = (f"this store's settings differ from the `{profile}` profile in "
                       f"{', '.join(changed)}: a profile's verdicts are for its declared "
                       "settings; run without overrides for verdicts")

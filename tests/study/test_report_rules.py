@@ -164,3 +164,20 @@ def test_overridden_profile_settings_withhold_the_verdicts(tmp_path):
     run_study(study, grid, tmp_path, progress=False)
     md = write_report(tmp_path, study=study, figures=False).read_text()
     assert "differ from the `cpu` profile in epochs" in md
+
+
+def test_where_a_study_runs_does_not_withhold_its_verdicts(tmp_path):
+    import dataclasses
+
+    from circuitvae.study import run_study, write_report
+    from circuitvae.zoo.studies import TABULAR
+
+    def task(spec):
+        return {"ces_calibrated": 0.1, "mse": 1.0}
+
+    study = dataclasses.replace(TABULAR, task=task, prepare=None)
+    grid = study.grid("cpu", architectures=["vae"], datasets=["adult"], seeds=[42],
+                      device="cuda", data_root="elsewhere", download=False)
+    run_study(study, grid, tmp_path, progress=False)
+    md = write_report(tmp_path, study=study, figures=False).read_text()
+    assert "Verdicts withheld" not in md and "differ from the" not in md
