@@ -20,7 +20,7 @@ a test that cannot be computed (too few values, constant data) returns NaN, neve
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -428,3 +428,57 @@ def summary_ci(rows: pd.DataFrame, metrics: Sequence[str], by: Sequence[str] = (
             recs.append({**dict(zip(by, key, strict=True)), "metric": m, "n": ci.n,
                          "mean": ci.estimate, "low": ci.low, "high": ci.high})
     return pd.DataFrame.from_records(recs, columns=[*by, "metric", "n", "mean", "low", "high"])
+
+
+def crossing_point(x: Sequence[float], y: Sequence[float], level: float, *,
+                   log_x: bool = True) -> float:
+    """Where the curve ``y(x)`` first falls below ``level``: the first grid point with
+    ``y < level``, interpolated linearly (in ``log x`` when ``log_x``) between it and the grid
+    point before. NaN when the curve never falls below ``level``; the first ``x`` when it
+    starts below it. ``x`` must increase."""
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if xs.ndim != 1 or xs.shape != ys.shape or xs.size == 0:
+        raise CircuitVAEError(f"x and y must be 1-D of one length, got {xs.shape}, {ys.shape}")
+    if np.any(np.diff(xs) <= 0) or (log_x and np.any(xs <= 0)):
+        raise CircuitVAEError("x must increase (and be positive for log_x)")
+    below = np.flatnonzero(ys < level)
+    if below.size == 0:
+        return float("nan")
+    i = int(below[0])
+    if i == 0:
+        return float(xs[0])
+    tx = np.log(xs) if log_x else xs
+    frac = (ys[i - 1] - level) / (ys[i - 1] - ys[i])
+    value = tx[i - 1] + frac * (tx[i] - tx[i - 1])
+    return float(np.exp(value) if log_x else value)
+
+
+def transition_ci(values: Mapping[float, Sequence[float]], *, fraction: float = 0.5,
+                  log_x: bool = True, confidence: float = 0.95, n_resamples: int = 2000,
+                  seed: int = 0) -> CI:
+    """Where the mean of the runs at each grid value ``x`` (``values[x]``: one value per run)
+    falls below ``fraction`` of its mean at the smallest ``x`` (:func:`crossing_point`), with
+    a percentile bootstrap interval: the runs are resampled within each ``x``, seeded
+    [our choice]. A resample whose curve never crosses is left out; ``n`` counts the runs."""
+    xs = sorted(float(k) for k in values)
+    runs = [np.asarray(values[k], dtype=float) for k in sorted(values, key=float)]
+    runs = [r[~np.isnan(r)] for r in runs]
+    if len(xs) < 2 or any(r.size == 0 for r in runs):
+        raise CircuitVAEError("a transition needs 2+ grid values, each with a run")
+    nan = float("nan")
+
+    def estimate(samples: Sequence[np.ndarray]) -> float:
+        means = [float(s.mean()) for s in samples]
+        return crossing_point(xs, means, fraction * means[0], log_x=log_x)
+
+    point = estimate(runs)
+    rng = np.random.default_rng(seed)
+    boots = np.array([estimate([r[rng.integers(r.size, size=r.size)] for r in runs])
+                      for _ in range(n_resamples)])
+    boots = boots[~np.isnan(boots)]
+    n = int(sum(r.size for r in runs))
+    if boots.size < 2:
+        return CI(point, nan, nan, n, confidence)
+    tail = 100 * (1 - confidence) / 2
+    return CI(point, float(np.percentile(boots, tail)), float(np.percentile(boots, 100 - tail)),
+              n, confidence)

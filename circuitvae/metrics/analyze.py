@@ -52,6 +52,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("factor_vae_score", "factor_vae/beta_vae"), ("beta_vae_score", "factor_vae/beta_vae"),
     ("mse", "mse"), ("mse_numeric", "mse"), ("mse_categorical", "mse"),
     ("auc", "auc"),
+    ("impute_rmse", "imputation"), ("impute_rmse_baseline", "imputation"),
+    ("impute_accuracy", "imputation"), ("impute_accuracy_baseline", "imputation"),
+    ("anomaly_roc_auc", "corruption"), ("anomaly_pr_auc", "corruption"),
     ("vq_ces_swap", "vq"), ("vq_specificity_swap", "vq"),
 )
 
@@ -95,6 +98,8 @@ STEP_TABLE: tuple[Step, ...] = (
     Step("factor_vae/beta_vae", steps.sampling_scores, steps.samples_factors),
     Step("mse", steps.mse, interventional=True),
     Step("auc", steps.auc),
+    Step("imputation", steps.imputation, steps.is_tabular),
+    Step("corruption", steps.corruption, steps.is_tabular),
     Step("vq", steps.code_swaps, steps.is_discrete, interventional=True),
 )
 
@@ -183,8 +188,12 @@ def analyze(
     with factors on its test split only uses up to that many of its rows; lower them,
     ``fgd_n_estimators`` and ``dci_n_estimators`` (trees per gradient-boosting fit, sklearn's
     100 by default), for a quick run); reconstruction MSE with its numeric/categorical
-    breakdown; downstream AUC; code-swap CES/specificity for a vector-quantized model (whose
-    continuous metrics then run on z_e, as the papers report both). Shared work is done once:
+    breakdown; downstream AUC; on tabular rows the downstream tasks of methods.md section 11
+    (imputation RMSE / accuracy of 20% masked entries beside the mean / mode fill,
+    :mod:`~circuitvae.metrics.imputation`; anomaly ROC / PR AUC of the reconstruction error on
+    rows with 10% corrupted, :mod:`~circuitvae.metrics.corruption`); code-swap
+    CES/specificity for a vector-quantized model (whose continuous metrics then run on z_e, as
+    the papers report both). Shared work is done once:
     one calibrated sweep feeds CES, specificity, latent-level and Ridgeway modularity; one
     profile run feeds the layer variants.
 

@@ -65,6 +65,12 @@ def has_calibrated_sweep(ctx: AnalysisContext) -> bool:
     return ctx.computed("calibrated")
 
 
+def is_tabular(ctx: AnalysisContext) -> bool:
+    """Rows of columns (N, D) of a dataset with a train split (imputation and corruption
+    detection: the fill values are training means and modes)."""
+    return ctx.x.ndim == 2 and isinstance(ctx.dataset, DatasetLike)
+
+
 def is_discrete(ctx: AnalysisContext) -> bool:
     """A vector-quantized model (code swaps)."""
     return ctx.discrete
@@ -287,6 +293,32 @@ def auc(ctx: AnalysisContext) -> Values:
     o = ctx.options
     return {"auc": downstream_auc(ctx.model, ctx.dataset, n_train=o.n_auc_train, seed=o.seed,
                                   max_batch_rows=o.max_batch_rows).value}
+
+
+def imputation(ctx: AnalysisContext) -> Values:
+    """Imputation RMSE / accuracy of 20% masked entries of the rows, beside the mean / mode
+    fill (:mod:`~circuitvae.metrics.imputation`)."""
+    from ..protocol import check_input
+    from .imputation import imputation_of_rows
+
+    o = ctx.options
+    x_train = check_input(ctx.model, ctx.dataset.train.x, name="train.x")
+    res = imputation_of_rows(ctx.model, ctx.x, x_train, features_of(ctx.dataset), seed=o.seed,
+                             max_batch_rows=o.max_batch_rows)
+    return {"impute_rmse": res.rmse, "impute_rmse_baseline": res.rmse_baseline,
+            "impute_accuracy": res.accuracy, "impute_accuracy_baseline": res.accuracy_baseline}
+
+
+def corruption(ctx: AnalysisContext) -> Values:
+    """Anomaly ROC AUC / PR AUC of the reconstruction error on the rows with 10% corrupted
+    (:mod:`~circuitvae.metrics.corruption`)."""
+    from .corruption import corruption_detection_of_rows, detection_groups
+
+    o = ctx.options
+    res = corruption_detection_of_rows(ctx.model, ctx.x,
+                                       detection_groups(ctx.dataset, ctx.x.shape[1]),
+                                       seed=o.seed, max_batch_rows=o.max_batch_rows)
+    return {"anomaly_roc_auc": res.roc_auc, "anomaly_pr_auc": res.pr_auc}
 
 
 def code_swaps(ctx: AnalysisContext) -> Values:

@@ -7,12 +7,13 @@ finds it. The tabular and image studies share their task and settings (:mod:`.tr
 
 from __future__ import annotations
 
+from .ablations import BETA_ABLATION, LATENT_ABLATION
 from .image import STUDY as IMAGE
 from .sparsity import STUDY as SPARSITY
 from .tabular import STUDY as TABULAR
 from .train_analyze import DOMAIN, TrainAnalyzeSettings, prepare_data, train_and_analyze
 
-STUDIES = {s.name: s for s in (TABULAR, IMAGE, SPARSITY)}
+STUDIES = {s.name: s for s in (TABULAR, IMAGE, SPARSITY, BETA_ABLATION, LATENT_ABLATION)}
 
-__all__ = ["DOMAIN", "IMAGE", "SPARSITY", "STUDIES", "TABULAR", "TrainAnalyzeSettings",
-           "prepare_data", "train_and_analyze"]
+__all__ = ["BETA_ABLATION", "DOMAIN", "IMAGE", "LATENT_ABLATION", "SPARSITY", "STUDIES",
+           "TABULAR", "TrainAnalyzeSettings", "prepare_data", "train_and_analyze"]

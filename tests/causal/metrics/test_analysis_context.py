@@ -83,5 +83,5 @@ def test_a_step_returns_only_its_own_columns(circuit_models, tabular):
         assert set(step.run(ctx)) <= set(step.columns), step.name
         ran.append(step.name)
     assert ran == ["ces", "specificity", "scales", "modularity", "modularity_random", "fgd",
-                   "mse", "auc"]
+                   "mse", "auc", "imputation", "corruption"]
     assert ctx.computed("calibrated") and ctx.computed("fixed")
