@@ -19,6 +19,8 @@ from .models import (
     VAE,
     VAESAE,
     VQVAE,
+    BayesAttentionVAE,
+    BayesAttentionVAEConfig,
     BetaTCVAE,
     BetaTCVAEConfig,
     BetaVAE,
@@ -40,6 +42,8 @@ from .training import TrainConfig, evaluate, train
 
 __all__ = [
     "ARCHITECTURES",
+    "BayesAttentionVAE",
+    "BayesAttentionVAEConfig",
     "VAE",
     "VQVAE",
     "BetaTCVAE",

@@ -12,6 +12,7 @@ _TINY = {
     "factor_vae": {"disc_hidden": 16, "disc_layers": 2},
     "vq_vae": {"num_codes": 16, "num_positions": 3, "embedding_dim": 2, "latent_dim": None},
     "vae_sae": {"sparse_units": 12, "k_start": 12, "k_end": 4, "schedule_epochs": 3},
+    "bayes_attention_vae": {"tokens": 2, "heads": 2, "warmup_epochs": 1},
 }
 
 

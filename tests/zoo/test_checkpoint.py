@@ -9,7 +9,8 @@ import torch
 
 from circuitvae.zoo import CheckpointError, build, load, save, train
 
-ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae", "vae_sae")
+ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae", "vae_sae",
+         "bayes_attention_vae")
 
 
 @pytest.mark.parametrize("name", ARCHS)

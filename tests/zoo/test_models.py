@@ -9,7 +9,8 @@ import circuitvae as cv
 from circuitvae.protocol import CircuitVAEError, DiscretePosterior, Posterior, Split
 from circuitvae.zoo import ARCHITECTURES, VQVAE, BetaVAE, BetaVAEConfig, build
 
-ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae", "vae_sae")
+ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae", "vae_sae",
+         "bayes_attention_vae")
 
 
 def test_registry_lists_the_architectures():
@@ -18,7 +19,12 @@ def test_registry_lists_the_architectures():
         build("gan", input_shape=(3,))
 
 
-@pytest.mark.parametrize("name", ARCHS)
+#: the architectures on the plain backbone layout (the Bayesian attention VAE adds dropout and
+#: attention layers and a doubled output: tests/zoo/test_attention_vae.py)
+PLAIN_LAYOUT = tuple(a for a in ARCHS if a != "bayes_attention_vae")
+
+
+@pytest.mark.parametrize("name", PLAIN_LAYOUT)
 def test_mlp_sites_shapes_and_output_space(name, tiny, features, tabular):
     model = build(name, input_shape=(6,), features=features, seed=0, **tiny(name)).eval()
     assert model.speaks_circuitvae and model.input_shape == (6,)

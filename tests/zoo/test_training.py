@@ -8,7 +8,8 @@ import torch
 from circuitvae.protocol import CircuitVAEError, Split
 from circuitvae.zoo import build, train
 
-ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae", "vae_sae")
+ARCHS = ("vae", "beta_vae", "factor_vae", "beta_tc_vae", "dip_vae_ii", "vq_vae", "vae_sae",
+         "bayes_attention_vae")
 
 
 @pytest.mark.parametrize("name", ARCHS)

@@ -27,6 +27,7 @@ from .files import (
 )
 from .images import ImageDataset, factor_bases
 from .mpi3d import MPI3D, load_mpi3d
+from .mri import AnomalyDataset, load_brats, load_mri_standin
 from .planted import load_planted
 from .shapes3d import Shapes3D, load_shapes3d
 from .smallnorb import SmallNORB, load_smallnorb
@@ -35,7 +36,9 @@ from .uci import SPECS, load_uci
 
 TABULAR = ("adult", "bank_marketing", "german_credit", "credit_default", "planted")
 IMAGES = ("dsprites", "shapes3d", "mpi3d", "smallnorb", "celeba")
-DATASETS = TABULAR + IMAGES
+#: brain-MRI anomaly sets (the ``mri`` extra): the offline stand-in and the BraTS2020 reader
+MRI = ("mri_standin", "brats2020")
+DATASETS = TABULAR + IMAGES + MRI
 
 
 def load_dataset(
@@ -69,6 +72,10 @@ def load_dataset(
         return load_dsprites(root=root, **common, **_only(key, options, "source"))
     if key == "shapes3d":
         return load_shapes3d(root=root, **common, **_only(key, options, "source"))
+    if key == "mri_standin":
+        return load_mri_standin(**common, **_only(key, options, "size", "lesion_fraction"))
+    if key == "brats2020":
+        return load_brats(root, **common, **_only(key, options, "size"))
     if key == "mpi3d":
         return load_mpi3d(root=root, **common, **_only(key, options, "variant"))
     if key == "smallnorb":
@@ -109,6 +116,8 @@ __all__ = [
     "DataError",
     "ENV_VAR",
     "IMAGES",
+    "MRI",
+    "AnomalyDataset",
     "ImageDataset",
     "MPI3D",
     "MissingDataError",
@@ -119,6 +128,8 @@ __all__ = [
     "cache_dir",
     "ensure_files",
     "factor_bases",
+    "load_brats",
     "load_dataset",
+    "load_mri_standin",
     "search_dirs",
 ]

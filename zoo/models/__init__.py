@@ -3,9 +3,11 @@ natively."""
 
 from __future__ import annotations
 
+from .attention_vae import BayesAttentionVAE, MultiHeadSelfAttention
 from .base import ZooModel
 from .checkpoint import CheckpointError, load, save
 from .config import (
+    BayesAttentionVAEConfig,
     BetaTCVAEConfig,
     BetaVAEConfig,
     DIPVAEIIConfig,
@@ -23,6 +25,9 @@ from .vq_vae import VQVAE, VectorQuantizer
 
 __all__ = [
     "ARCHITECTURES",
+    "BayesAttentionVAE",
+    "BayesAttentionVAEConfig",
+    "MultiHeadSelfAttention",
     "VAE",
     "VQVAE",
     "BetaTCVAE",

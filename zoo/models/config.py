@@ -263,3 +263,39 @@ class VAESAEConfig(VAEConfig):
                                   "sparsity='topk'")
         if self.auxk_k < 1 or not self.auxk_coef > 0:
             raise CircuitVAEError("auxk_k must be >= 1 and auxk_coef > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BayesAttentionVAEConfig(VAEConfig):
+    """Bayesian attention VAE (methods.md section 9) [our choice, each field; the seed names the
+    parts, not their settings].
+
+    * ``heads`` = 4: attention heads over the last encoder / first decoder conv feature map.
+    * ``tokens`` = 8: on tabular rows, the last hidden layer seen as this many tokens.
+    * ``attention`` = True; False gives the same model without attention (an ablation).
+    * ``dropout`` = 0.1: MC dropout after every hidden ReLU, kept on for the T passes.
+    * ``beta`` = 1.0 and ``warmup_epochs`` = 10: the KL weight rises linearly to beta.
+    """
+
+    heads: int = 4
+    tokens: int = 8
+    attention: bool = True
+    dropout: float = 0.1
+    beta: float = 1.0
+    warmup_epochs: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.dropout < 1.0:
+            raise CircuitVAEError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.heads < 1 or self.tokens < 1 or self.warmup_epochs < 0 or self.beta < 0:
+            raise CircuitVAEError("heads and tokens must be >= 1, warmup_epochs and beta >= 0")
+        if self.attention and self.backbone == "conv" and self.conv_channels[-1] % self.heads:
+            raise CircuitVAEError(f"the last conv channels ({self.conv_channels[-1]}) must "
+                                  f"split into {self.heads} heads")
+        if self.attention and self.backbone == "mlp":
+            width = self.hidden[-1]
+            if width % self.tokens or (width // self.tokens) % self.heads:
+                raise CircuitVAEError(f"the last hidden width ({width}) must split into "
+                                      f"{self.tokens} tokens of a multiple of {self.heads} "
+                                      "values")

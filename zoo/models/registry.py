@@ -8,6 +8,7 @@ import torch
 
 from circuitvae.protocol import CircuitVAEError, Split
 
+from .attention_vae import BayesAttentionVAE
 from .base import ZooModel
 from .factor_vae import FactorVAE
 from .gaussian import DIPVAEII, VAE, BetaTCVAE, BetaVAE
@@ -16,7 +17,7 @@ from .vq_vae import VQVAE
 
 ARCHITECTURES: dict[str, type[ZooModel]] = {
     cls.architecture: cls for cls in (VAE, BetaVAE, FactorVAE, BetaTCVAE, DIPVAEII, VQVAE,
-                                       VAESAE)
+                                       VAESAE, BayesAttentionVAE)
 }
 
 
