@@ -817,6 +817,9 @@ def save_figures(figures: Sequence[tuple[str, Figure]], fig_dir: Any) -> list[st
         os.close(fd)
         try:
             fig.savefig(tmp, dpi=100)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a figure is for readers
             os.replace(tmp, fig_dir / name)
         finally:
             if os.path.exists(tmp):

@@ -14,6 +14,7 @@ from typing import Any
 
 from circuitvae.protocol import CircuitVAEError
 
+from .breast_cancer import load_breast_cancer_anomaly
 from .celeba import CelebA, load_celeba
 from .dsprites import DSprites, load_dsprites
 from .files import (
@@ -38,7 +39,9 @@ TABULAR = ("adult", "bank_marketing", "german_credit", "credit_default", "plante
 IMAGES = ("dsprites", "shapes3d", "mpi3d", "smallnorb", "celeba")
 #: brain-MRI anomaly sets (the ``mri`` extra): the offline stand-in and the BraTS2020 reader
 MRI = ("mri_standin", "brats2020")
-DATASETS = TABULAR + IMAGES + MRI
+#: anomaly-detection sets: the MRI sets and scikit-learn's breast-cancer data
+ANOMALY = (*MRI, "breast_cancer")
+DATASETS = TABULAR + IMAGES + ANOMALY
 
 
 def load_dataset(
@@ -76,6 +79,8 @@ def load_dataset(
         return load_mri_standin(**common, **_only(key, options, "size", "lesion_fraction"))
     if key == "brats2020":
         return load_brats(root, **common, **_only(key, options, "size"))
+    if key == "breast_cancer":
+        return load_breast_cancer_anomaly(**common, **_only(key, options, "train_fraction"))
     if key == "mpi3d":
         return load_mpi3d(root=root, **common, **_only(key, options, "variant"))
     if key == "smallnorb":
@@ -117,6 +122,7 @@ __all__ = [
     "ENV_VAR",
     "IMAGES",
     "MRI",
+    "ANOMALY",
     "AnomalyDataset",
     "ImageDataset",
     "MPI3D",
@@ -129,6 +135,7 @@ __all__ = [
     "ensure_files",
     "factor_bases",
     "load_brats",
+    "load_breast_cancer_anomaly",
     "load_dataset",
     "load_mri_standin",
     "search_dirs",

@@ -63,6 +63,8 @@ class AnomalyDataset:
     test: Split
     test_masks: np.ndarray
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: tabular sets: their numeric features (None for images)
+    features: list[Any] | None = None
 
     def __repr__(self) -> str:
         return (f"AnomalyDataset({self.name!r}, train={len(self.train)}, test={len(self.test)}, "

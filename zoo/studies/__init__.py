@@ -8,12 +8,14 @@ finds it. The tabular and image studies share their task and settings (:mod:`.tr
 from __future__ import annotations
 
 from .ablations import BETA_ABLATION, LATENT_ABLATION
+from .anomaly import STUDY as ANOMALY
 from .image import STUDY as IMAGE
 from .sparsity import STUDY as SPARSITY
 from .tabular import STUDY as TABULAR
 from .train_analyze import DOMAIN, TrainAnalyzeSettings, prepare_data, train_and_analyze
 
-STUDIES = {s.name: s for s in (TABULAR, IMAGE, SPARSITY, BETA_ABLATION, LATENT_ABLATION)}
+STUDIES = {s.name: s for s in (TABULAR, IMAGE, SPARSITY, BETA_ABLATION, LATENT_ABLATION,
+                                ANOMALY)}
 
-__all__ = ["BETA_ABLATION", "DOMAIN", "IMAGE", "LATENT_ABLATION", "SPARSITY", "STUDIES",
+__all__ = ["ANOMALY", "BETA_ABLATION", "DOMAIN", "IMAGE", "LATENT_ABLATION", "SPARSITY", "STUDIES",
            "TABULAR", "TrainAnalyzeSettings", "prepare_data", "train_and_analyze"]
