@@ -188,6 +188,8 @@ def figures(ok: pd.DataFrame, fig_dir: Path) -> list[str]:
                 a.hist(np.concatenate(values), bins=40, range=(-10, 0), color=colors[m])
             a.set_title(f"{LABELS[m]}, {LABELS[d]}: k = {label[1:]}", fontsize=9)
             a.set_xlabel("log10 feature density (-10: dead)", fontsize=8)
+            if col == 0:
+                a.set_ylabel("units", fontsize=8)
     dens_fig.suptitle("Feature-density histograms of the sparse layer (all seeds pooled)")
     return save_figures([("dead_vs_k.png", dead_fig), ("density_histograms.png", dens_fig),
                          ("mig_vs_epoch.png", mig_fig)], fig_dir)
