@@ -86,8 +86,8 @@ def test_bad_names_and_settings_fail_before_any_run(tmp_path, fake_study, capsys
 def test_unknown_study_and_bad_seed_syntax(tmp_path, capsys):
     assert main(["study", "run", "audio", "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
-    assert ("unknown study 'audio'; known studies: beta_ablation, image, latent_ablation, "
-            "sparsity, tabular") in err
+    assert ("unknown study 'audio'; known studies: anomaly, beta_ablation, image, "
+            "latent_ablation, sparsity, tabular") in err
     with pytest.raises(SystemExit):
         main(["study", "run", "tabular", "--out", str(tmp_path / "s"), "--seeds", "4x"])
     assert "--seeds expects comma-separated integers" in capsys.readouterr().err

@@ -151,7 +151,7 @@ def test_bad_arguments(tmp_path, study, image_study, tiny_grid):
     with pytest.raises(CircuitVAEError, match="executor"):
         run_study(study, tiny_grid, tmp_path, executor="slurm")
     with pytest.raises(CircuitVAEError,
-                       match="unknown study 'audio'; known studies: beta_ablation, image"):
+                       match="unknown study 'audio'; known studies: anomaly, beta_ablation"):
         run_study("audio", tiny_grid, tmp_path)
     with pytest.raises(CircuitVAEError, match="not a grid of study 'image'"):
         run_study(image_study, tiny_grid, tmp_path)
