@@ -82,5 +82,5 @@ def test_tiny_anomaly_study_runs_and_reports(tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "not comparable" in md and "## What carries the anomaly score" in md
     assert "encoder.12.head.0" in md
-    for name in ("roc_pr_curves.png", "score_maps.png"):
+    for name in ("roc_pr_curves.png", "score_maps.png", "what_carries_the_score.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 1000

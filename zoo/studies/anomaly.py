@@ -137,7 +137,9 @@ def _downsampled(a: np.ndarray, size: int = 32) -> list[Any]:
     t = torch.as_tensor(np.asarray(a, dtype=np.float32))
     if t.ndim == 3:
         t = torch.nn.functional.interpolate(t[None], size=(size, size), mode="area")[0]
-    return np.round(t.numpy(), 4).tolist()
+    a = t.numpy()
+    scale = float(np.abs(a).max()) or 1.0  # 4 digits relative to the map's largest value
+    return (np.round(a / scale, 4) * scale).tolist()
 
 
 def run_anomaly(spec: RunSpec) -> dict[str, Any]:

@@ -131,6 +131,36 @@ def figures(ok: pd.DataFrame, fig_dir: Path) -> list[str]:
         axes[r][0].legend(fontsize=7)
     out.append(("roc_pr_curves.png", fig))
 
+    interp = [(ds, arch, item) for ds, arch, item in zip(ok["dataset"], ok["architecture"],
+                                                         _parsed(ok, "interpretation"),
+                                                         strict=True)
+              if item and arch == "bayes_attention_vae" and item.get("heads")]
+    if interp:
+        by_ds: dict[str, list[dict[str, Any]]] = {}
+        for ds, _, item in interp:
+            by_ds.setdefault(ds, []).append(item)
+        fig = new_figure((10, 3.2 * len(by_ds)))
+        axes = fig.subplots(len(by_ds), 2, squeeze=False)
+        for r, (ds, items) in enumerate(sorted(by_ds.items())):
+            sites = sorted({h["site"] for it in items for h in it["heads"]})
+            eff = np.array([[next((h["share"] for h in it["heads"] if h["site"] == s), np.nan)
+                             for s in sites] for it in items])
+            a = axes[r][0]
+            a.bar(range(len(sites)), np.nanmean(eff, 0), yerr=np.nanstd(eff, 0), capsize=2)
+            a.set_xticks(range(len(sites)), [s.replace(".head.", " h") for s in sites],
+                         rotation=60, fontsize=7)
+            a.axhline(0, color="grey", lw=0.5)
+            a.set_title(f"{ds}: score change when a head sees healthy input (share)",
+                        fontsize=9)
+            ces = np.array([it["latent_ces"]["ces"] for it in items if "latent_ces" in it])
+            sd = np.array([it["latent_ces"]["sd"] for it in items if "latent_ces" in it])
+            if ces.size:
+                b = axes[r][1]
+                b.bar(range(ces.shape[1]), ces.mean(0), yerr=sd.mean(0), capsize=2)
+                b.set_xlabel("latent", fontsize=8)
+                b.set_title(f"{ds}: CES on the score (+- epistemic sd)", fontsize=9)
+        out.append(("what_carries_the_score.png", fig))
+
     examples = [(row.dataset, e) for row, e in zip(ok.itertuples(), _parsed(ok, "example"),
                                                    strict=True)
                 if e and row.architecture == "bayes_attention_vae"]
