@@ -118,6 +118,29 @@ def _adequacy(rows: pd.DataFrame) -> list[str]:
     return md
 
 
+def _r_cell(c: stats.Correlation) -> str:
+    if not np.isfinite(c.r):
+        return "not computable"
+    lo, hi = c.ci()
+    pv = "p<.001" if c.p < 1e-3 else f"p={c.p:.3f}"
+    ci = f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "(too few runs for a CI)"
+    return f"{c.r:.3f} {ci}, {pv}"
+
+
+def _correlations(rows: pd.DataFrame, pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """Within-dataset and pooled r of each (x, y) pair, with Fisher 95% CIs."""
+    out = ["Each row: the within-dataset Pearson r of x and y (dataset means removed) and the "
+           "pooled r, with Fisher 95% CIs. Descriptive: no verdict rests on them.", ""]
+    body = []
+    for x, y in pairs:
+        if not {x, y} <= set(rows.columns):
+            body.append([x, y, "", "not computable: column missing", ""])
+            continue
+        w, p = stats.within_correlation(rows, x, y), stats.correlation(rows, x, y)
+        body.append([x, y, str(w.n), _r_cell(w), _r_cell(p)])
+    return out + [_table(["x", "y", "n", "within-dataset r", "pooled r"], body), ""]
+
+
 def _partials(rows: pd.DataFrame, triples: Sequence[tuple[str, str, str]]) -> list[str]:
     """The within-dataset r of x and y beside their partial r given the control [our choice:
     a regression on the control per dataset]. Descriptive: no verdict rests on it."""
@@ -134,16 +157,7 @@ def _partials(rows: pd.DataFrame, triples: Sequence[tuple[str, str, str]]) -> li
         same = rows[pd.to_numeric(rows[control], errors="coerce").notna()]  # one set of rows
         w = stats.within_correlation(same, x, y)
         p = stats.partial_within(same, x, y, control)
-
-        def cell(c: stats.Correlation) -> str:
-            if not np.isfinite(c.r):
-                return "not computable"
-            lo, hi = c.ci()
-            pv = "p<.001" if c.p < 1e-3 else f"p={c.p:.3f}"
-            ci = f"[{lo:.3f}, {hi:.3f}]" if np.isfinite(lo) else "(too few runs for a CI)"
-            return f"{c.r:.3f} {ci}, {pv}"
-
-        body.append([x, y, control, str(p.n), cell(w), cell(p)])
+        body.append([x, y, control, str(p.n), _r_cell(w), _r_cell(p)])
     out += [_table(["x", "y", "control", "n", "within-dataset r", "partial r given control"],
                    body), ""]
     return out
@@ -249,6 +263,10 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
     if study.report.partials:
         md += ["## Beyond a control: partial correlations (within dataset)", ""]
         md += _partials(ok, study.report.partials)
+
+    if study.report.correlations:
+        md += ["## Correlations over runs (within dataset and pooled)", ""]
+        md += _correlations(ok, study.report.correlations)
 
     md += ["## Training adequacy (per architecture x dataset)", ""]
     md += _adequacy(ok) if len(ok) else ["No finished runs.", ""]

@@ -57,13 +57,16 @@ class ReportSpec:
     point per run per architecture; ``scatters``: (x, y) column pairs drawn one point per run;
     ``partials``: (x, y, control) triples reported as within-dataset correlations of x and y
     beside their partial correlation given the control (:func:`circuitvae.stats.
-    partial_within`), e.g. whether CES tells anything about AUC beyond reconstruction MSE.
+    partial_within`), e.g. whether CES tells anything about AUC beyond reconstruction MSE;
+    ``correlations``: (x, y) pairs reported as within-dataset and pooled Pearson r with Fisher
+    CIs (descriptive: no verdict rests on them), e.g. downstream tasks against specificity.
     """
 
     metrics: tuple[str, ...] = ()
     headline: str | None = None
     scatters: tuple[tuple[str, str], ...] = ()
     partials: tuple[tuple[str, str, str], ...] = ()
+    correlations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

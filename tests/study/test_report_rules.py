@@ -181,3 +181,19 @@ def test_where_a_study_runs_does_not_withhold_its_verdicts(tmp_path):
     run_study(study, grid, tmp_path, progress=False)
     md = write_report(tmp_path, study=study, figures=False).read_text()
     assert "Verdicts withheld" not in md and "differ from the" not in md
+
+
+def test_the_correlations_section_shows_within_and_pooled_r():
+    import pandas as pd
+
+    from circuitvae.study.report import _correlations
+
+    # within each dataset y rises with x; across datasets the means fall: Simpson's paradox
+    rows = pd.DataFrame({"dataset": ["a"] * 4 + ["b"] * 4,
+                         "x": [0, 1, 2, 3, 10, 11, 12, 13],
+                         "y": [10.0, 11.1, 11.9, 13.0, 0.0, 1.1, 1.9, 3.0]})
+    md = "\n".join(_correlations(rows, [("x", "y"), ("x", "missing")]))
+    line = next(ln for ln in md.splitlines() if ln.startswith("| x | y | 8 |"))
+    within, pooled = line.split(" | ")[3], line.split(" | ")[4]
+    assert within.startswith("0.99") and pooled.startswith("-0.")
+    assert "not computable: column missing" in md

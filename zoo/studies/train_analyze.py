@@ -301,8 +301,14 @@ REPORT_METRICS = (
     "ces_calibrated", "ces_fixed", "specificity", "modularity", "modularity_random", "fgd",
     "mse", "auc", "dci_disentanglement", "mig", "sap", "modularity_correlation",
     "modularity_decoder", "modularity_encoder", "modularity_latent", "modularity_ridgeway",
-    "modularity_signed",
+    "modularity_signed", "impute_rmse", "impute_accuracy", "anomaly_roc_auc",
 )
+
+#: the downstream tasks beside the logistic-regression AUC, against specificity and CES (the
+#: review issue's item 4; methods.md section 11)
+DOWNSTREAM_CORRELATIONS: tuple[tuple[str, str], ...] = tuple(
+    (task, ref) for task in ("auc", "impute_rmse", "impute_accuracy", "anomaly_roc_auc")
+    for ref in ("specificity", "ces_calibrated"))
 
 
 #: does CES tell anything beyond reconstruction? (the review of the tabular paper asks; the
@@ -323,5 +329,5 @@ def paper_study(*, name: str, title: str, architectures: tuple[str, ...],
         prepare=prepare_data, findings=findings,
         report=ReportSpec(metrics=REPORT_METRICS, headline="ces_calibrated",
                           scatters=(("ces_calibrated", "mse"), ("specificity", "auc")),
-                          partials=CES_GIVEN_MSE),
+                          partials=CES_GIVEN_MSE, correlations=DOWNSTREAM_CORRELATIONS),
     )
