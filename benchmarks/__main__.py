@@ -8,7 +8,7 @@ import sys
 from .common import machine
 
 BENCHMARKS = ["hooks", "ces", "analyze", "memory", "study", "attribution", "estimators",
-              "training", "soak"]
+              "training", "soak", "sparsity"]
 
 
 def main(argv: list[str]) -> None:
