@@ -17,6 +17,7 @@ checks of values (ranges, keys of nested mappings), reusing :func:`check_value`.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -135,3 +136,54 @@ def settings_dict(settings: Any) -> dict[str, Any]:
         return {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in settings.items()}
     raise SettingsError(f"settings must be a dataclass instance or a mapping, got "
                         f"{type(settings).__name__}")
+
+
+def check_at_least(settings: Any, names: tuple[str, ...], low: int = 1) -> None:
+    """Each named field of ``settings`` is ``None`` or at least ``low``; raises
+    :class:`SettingsError` naming the first that is not."""
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and value < low:
+            raise SettingsError(f"setting {name!r} must be >= {low}, got {value}")
+
+
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?|mps")
+
+
+def check_device_name(device: str) -> None:
+    """``device`` is ``"cpu"``, ``"cuda"``, ``"cuda:<n>"`` or ``"mps"`` (the spelling only; see
+    :func:`require_device` for whether torch can use it)."""
+    if not _DEVICE.fullmatch(device):
+        raise SettingsError(f"setting 'device' must be 'cpu', 'cuda', 'cuda:<n>' or 'mps', "
+                            f"got {device!r}")
+
+
+def require_device(device: str) -> None:
+    """Stop before any run on a ``cuda`` or ``mps`` device that torch cannot see here."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise CircuitVAEError(f"setting device={device!r}, but torch sees no CUDA device here "
+                              f"(torch {torch.__version__}); use device='cpu'")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise CircuitVAEError("setting device='mps', but torch sees no MPS device here")
+
+
+def check_override_block(settings: Any, block: str) -> None:
+    """The mapping field ``block`` of ``settings`` (e.g. ``image``: settings that replace the
+    others on some datasets) names only other fields, each with a value of that field's type."""
+    types_ = field_types(type(settings))
+    overrides = getattr(settings, block)
+    unknown = sorted(k for k in overrides if k not in types_ or k == block)
+    if unknown:
+        raise SettingsError(f"unknown setting(s) {unknown} in {block!r}; valid: "
+                            + ", ".join(k for k in types_ if k != block))
+    for key, value in overrides.items():
+        check_value(f"{block}.{key}", value, types_[key])
+
+
+def apply_override_block(settings: S, block: str, applies: bool) -> S:
+    """``settings`` with the mapping field ``block`` emptied, and its values applied when
+    ``applies`` (so the result is the settings one run uses)."""
+    applied = dict(getattr(settings, block)) if applies else {}
+    return dataclasses.replace(settings, **{block: {}}, **applied)  # type: ignore[type-var]

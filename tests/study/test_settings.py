@@ -6,7 +6,13 @@ from typing import Any
 import pytest
 
 from circuitvae.study import SettingsError, make_settings, settings_dict
-from circuitvae.study.settings import check_value
+from circuitvae.study.settings import (
+    apply_override_block,
+    check_at_least,
+    check_device_name,
+    check_override_block,
+    check_value,
+)
 
 
 @dataclass(frozen=True)
@@ -57,3 +63,42 @@ def test_settings_must_be_a_frozen_dataclass():
 
 def test_check_value_accepts_any():
     assert check_value("x", object, Any) is object
+
+
+@dataclass(frozen=True)
+class WithImage:
+    epochs: int = 10
+    patience: int | None = None
+    image: dict[str, Any] = field(default_factory=dict)
+
+
+def test_check_at_least_names_the_field_and_skips_none():
+    check_at_least(WithImage(epochs=1), ("epochs", "patience"))
+    check_at_least(WithImage(epochs=0), ("epochs",), 0)
+    with pytest.raises(SettingsError, match=r"setting 'epochs' must be >= 1, got 0"):
+        check_at_least(WithImage(epochs=0), ("epochs", "patience"))
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:1", "mps"])
+def test_good_device_names(device):
+    check_device_name(device)
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:", "cuda:x", "CPU", " cpu", ""])
+def test_bad_device_names(device):
+    with pytest.raises(SettingsError, match="setting 'device' must be 'cpu', 'cuda'"):
+        check_device_name(device)
+
+
+def test_override_block_checks_keys_and_types_and_applies():
+    check_override_block(WithImage(image={"epochs": 3}), "image")
+    with pytest.raises(SettingsError, match=r"unknown setting\(s\) \['epoch'\] in 'image'; "
+                                            r"valid: epochs, patience"):
+        check_override_block(WithImage(image={"epoch": 3}), "image")
+    with pytest.raises(SettingsError, match=r"unknown setting\(s\) \['image'\]"):
+        check_override_block(WithImage(image={"image": {}}), "image")
+    with pytest.raises(SettingsError, match=r"setting 'image.epochs' must be int, got 1.5"):
+        check_override_block(WithImage(image={"epochs": 1.5}), "image")
+    s = WithImage(image={"epochs": 3, "patience": 2})
+    assert apply_override_block(s, "image", True) == WithImage(epochs=3, patience=2)
+    assert apply_override_block(s, "image", False) == WithImage()

@@ -41,7 +41,6 @@ from circuitvae.study import (
     GridSpec,
     ReportSpec,
     RunSpec,
-    SettingsError,
     SkipRun,
     Study,
 )
@@ -59,7 +58,14 @@ from circuitvae.study.findings import (
     run_ids,
     underpowered_text,
 )
-from circuitvae.study.settings import check_fields
+from circuitvae.study.settings import (
+    apply_override_block,
+    check_at_least,
+    check_device_name,
+    check_fields,
+    check_override_block,
+    require_device,
+)
 
 from ..data import MissingDataError, load_dataset
 from ..models import build
@@ -103,23 +109,14 @@ class AnomalySettings:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        for name in ("epochs", "mc_passes", "n_interpret", "ces_passes"):
-            if getattr(self, name) < 1:
-                raise SettingsError(f"setting {name!r} must be >= 1, got {getattr(self, name)}")
-        for name in ("patience", "batch_size", "n_train", "n_test"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise SettingsError(f"setting {name!r} must be >= 1, got {getattr(self, name)}")
-        if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device):
-            raise SettingsError(f"setting 'device' must be 'cpu', 'cuda', 'cuda:<n>' or 'mps', "
-                                f"got {self.device!r}")
-        names = {f.name for f in dataclasses.fields(self)} - {"image"}
-        unknown = sorted(set(self.image) - names)
-        if unknown:
-            raise SettingsError(f"unknown setting(s) {unknown} in 'image'")
+        check_at_least(self, ("epochs", "mc_passes", "n_interpret", "ces_passes",
+                              "patience", "batch_size", "n_train", "n_test"))
+        check_device_name(self.device)
+        check_override_block(self, "image")
 
     def for_dataset(self, dataset: str) -> AnomalySettings:
-        applied = dict(self.image) if dataset in ("mri_standin", "brats2020") else {}
-        return dataclasses.replace(self, image={}, **applied)
+        """The settings of a run on ``dataset``: ``image`` applied on the MRI datasets."""
+        return apply_override_block(self, "image", dataset in ("mri_standin", "brats2020"))
 
 
 PAPER = AnomalySettings()
@@ -229,9 +226,7 @@ def _interpret(model: Any, x: torch.Tensor, y: np.ndarray, s: AnomalySettings,
 
 
 def prepare(grid: GridSpec) -> None:
-    device = grid.settings.device
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CircuitVAEError(f"setting device={device!r}, but torch sees no CUDA device here")
+    require_device(grid.settings.device)
     if {"mri_standin"} & set(grid.datasets):
         try:
             import nilearn  # noqa: F401

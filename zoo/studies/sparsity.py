@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,7 +54,12 @@ from circuitvae.study.findings import (
     run_ids,
     underpowered_text,
 )
-from circuitvae.study.settings import check_fields
+from circuitvae.study.settings import (
+    check_at_least,
+    check_device_name,
+    check_fields,
+    require_device,
+)
 
 from ..data import MissingDataError, load_dataset
 from ..models import SparsitySchedule, build
@@ -108,22 +112,14 @@ class SparsitySettings:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        for name in ("schedule_epochs", "k_start", "k_end", "sparse_units", "n_eval"):
-            if getattr(self, name) < 1:
-                raise SettingsError(f"setting {name!r} must be >= 1, got {getattr(self, name)}")
-        if self.extended_epochs < 0:
-            raise SettingsError(f"setting 'extended_epochs' must be >= 0, got "
-                                f"{self.extended_epochs}")
-        for name in ("batch_size", "n_train", "n_test"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise SettingsError(f"setting {name!r} must be >= 1, got {getattr(self, name)}")
+        check_at_least(self, ("schedule_epochs", "k_start", "k_end", "sparse_units", "n_eval",
+                              "batch_size", "n_train", "n_test"))
+        check_at_least(self, ("extended_epochs",), 0)
         try:
             self.schedule()
         except CircuitVAEError as err:
             raise SettingsError(f"schedule settings: {err}") from None
-        if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device):
-            raise SettingsError(f"setting 'device' must be 'cpu', 'cuda', 'cuda:<n>' or 'mps', "
-                                f"got {self.device!r}")
+        check_device_name(self.device)
         reserved = sorted(set(self.model) & {"sparsity", "auxk", "k_start", "k_end",
                                              "schedule_epochs", "schedule_shape",
                                              "sparse_units"})
@@ -292,11 +288,7 @@ def run_sparsity(spec: RunSpec) -> dict[str, Any]:
 
 def prepare(grid: GridSpec) -> None:
     """Stop at once on a device torch cannot see (before any run starts)."""
-    device = grid.settings.device
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CircuitVAEError(f"setting device={device!r}, but torch sees no CUDA device here")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise CircuitVAEError("setting device='mps', but torch sees no MPS device here")
+    require_device(grid.settings.device)
 
 
 # --------------------------------------------------------------------------- findings

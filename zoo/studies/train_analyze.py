@@ -11,12 +11,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
-
-import torch
 
 from circuitvae.metrics.adequacy import latent_activity
 from circuitvae.metrics.analyze import METRIC_COLUMNS, analyze
@@ -30,7 +27,14 @@ from circuitvae.study import (
     SkipRun,
     Study,
 )
-from circuitvae.study.settings import check_fields, check_value, field_types
+from circuitvae.study.settings import (
+    apply_override_block,
+    check_at_least,
+    check_device_name,
+    check_fields,
+    check_override_block,
+    require_device,
+)
 
 from ..data import SPECS, MissingDataError, ensure_files, load_dataset
 from ..models import ARCHITECTURES, build
@@ -98,34 +102,17 @@ class TrainAnalyzeSettings:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        for name in ("epochs", "analysis_n", "score_n_train", "score_n_eval",
-                     "fgd_n_estimators", "dci_n_estimators"):
-            _at_least(name, getattr(self, name), 1)
-        for name in ("patience", "batch_size", "n_train", "n_test"):
-            if getattr(self, name) is not None:
-                _at_least(name, getattr(self, name), 1)
-        types = field_types(type(self))
-        unknown = sorted(k for k in self.image if k not in types or k == "image")
-        if unknown:
-            raise SettingsError(f"unknown setting(s) {unknown} in 'image'; valid: "
-                                + ", ".join(k for k in types if k != "image"))
-        for k, v in self.image.items():
-            check_value(f"image.{k}", v, types[k])
+        check_at_least(self, ("epochs", "analysis_n", "score_n_train", "score_n_eval",
+                              "fgd_n_estimators", "dci_n_estimators",
+                              "patience", "batch_size", "n_train", "n_test"))
+        check_override_block(self, "image")
         _check_analysis_keys(self.analysis)
         _check_model_keys(self.model)
-        if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device):
-            raise SettingsError(f"setting 'device' must be 'cpu', 'cuda', 'cuda:<n>' or 'mps', "
-                                f"got {self.device!r}")
+        check_device_name(self.device)
 
     def for_dataset(self, dataset: str) -> TrainAnalyzeSettings:
         """The settings of a run on ``dataset``: ``image`` applied on image datasets."""
-        applied = dict(self.image) if DOMAIN.get(dataset) == "image" else {}
-        return dataclasses.replace(self, image={}, **applied)
-
-
-def _at_least(name: str, value: int, low: int) -> None:
-    if value < low:
-        raise SettingsError(f"setting {name!r} must be >= {low}, got {value}")
+        return apply_override_block(self, "image", DOMAIN.get(dataset) == "image")
 
 
 def _check_analysis_keys(analysis: dict[str, Any]) -> None:
@@ -252,12 +239,7 @@ def prepare_data(grid: GridSpec) -> None:
     dozens of skipped runs. Image datasets are not checked: absent ones are skipped run by run
     and listed in the report.
     """
-    device = grid.settings.device
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CircuitVAEError(f"setting device={device!r}, but torch sees no CUDA device here "
-                              f"(torch {torch.__version__}); use device='cpu'")
-    if device == "mps" and not torch.backends.mps.is_available():
-        raise CircuitVAEError("setting device='mps', but torch sees no MPS device here")
+    require_device(grid.settings.device)
     problems = []
     for dataset in dict.fromkeys(grid.datasets):
         if dataset not in SPECS:
