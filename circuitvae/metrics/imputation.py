@@ -19,7 +19,7 @@ where a categorical entry becomes the one-hot of its reconstructed block's argma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,14 +94,19 @@ def _reconstruct(model: Any, x: Tensor, max_batch_rows: int | None) -> Tensor:
     return torch.cat([run_unchecked(model, x[s]).output for s in chunks(x.shape[0], size)])
 
 
+def _masked_entries(mask: np.ndarray, features: Sequence[Feature],
+                    device: torch.device) -> Iterator[tuple[Feature, Tensor, list[int]]]:
+    """``(feature, masked rows, its columns)`` for each feature with a masked entry."""
+    for j, f in enumerate(features):
+        rows = torch.as_tensor(np.flatnonzero(mask[:, j]), device=device)
+        if rows.numel():
+            yield f, rows, list(f.columns)
+
+
 def _replace(x: Tensor, source: Tensor, mask: np.ndarray, features: Sequence[Feature]) -> Tensor:
     """``x`` with its masked entries taken from ``source`` (categorical: one-hot argmax)."""
     out = x.clone()
-    for j, f in enumerate(features):
-        rows = torch.as_tensor(np.flatnonzero(mask[:, j]), device=x.device)
-        if rows.numel() == 0:
-            continue
-        cols = list(f.columns)
+    for f, rows, cols in _masked_entries(mask, features, x.device):
         if f.kind == "numeric":
             out[rows, cols[0]] = source[rows, cols[0]].to(out.dtype)
         else:
@@ -114,11 +119,7 @@ def _replace(x: Tensor, source: Tensor, mask: np.ndarray, features: Sequence[Fea
 def _scores(x: Tensor, truth: Tensor, mask: np.ndarray,
             features: Sequence[Feature]) -> tuple[float, float, int, int]:
     sq, n_num, hits, n_cat = 0.0, 0, 0, 0
-    for j, f in enumerate(features):
-        rows = torch.as_tensor(np.flatnonzero(mask[:, j]), device=x.device)
-        if rows.numel() == 0:
-            continue
-        cols = list(f.columns)
+    for f, rows, cols in _masked_entries(mask, features, x.device):
         if f.kind == "numeric":
             sq += float(((x[rows, cols[0]] - truth[rows, cols[0]]).double() ** 2).sum())
             n_num += rows.numel()
