@@ -100,6 +100,10 @@ def dropout_seeded(generator: torch.Generator | None, device: torch.device) -> I
         yield
 
 
+def _index_of(layers: list[nn.Module], kind: type[nn.Module]) -> int:
+    return next(i for i, m in enumerate(layers) if isinstance(m, kind))
+
+
 def _with_dropout(layers: list[nn.Module], p: float) -> list[nn.Module]:
     out: list[nn.Module] = []
     for layer in layers:
@@ -134,27 +138,30 @@ class BayesAttentionVAE(ZooModel):
         return MultiHeadSelfAttention(channels, self.config.heads, tokens)  # type: ignore[attr-defined]
 
     def _encoder_layers(self, layers: list[nn.Module]) -> list[nn.Module]:
-        cfg = self.config
-        out = _with_dropout(layers, cfg.dropout)  # type: ignore[attr-defined]
-        if not cfg.attention:  # type: ignore[attr-defined]
-            return out
-        if cfg.backbone == "conv":  # before Flatten: the last conv feature map
-            at = next(i for i, m in enumerate(out) if isinstance(m, nn.Flatten))
-            return [*out[:at], self._attention(cfg.conv_channels[-1], None), *out[at:]]
-        width = cfg.hidden[-1]
-        return [*out, self._attention(width // cfg.tokens, cfg.tokens)]  # type: ignore[attr-defined]
+        out = _with_dropout(layers, self.config.dropout)  # type: ignore[attr-defined]
+        # conv: before Flatten (the last conv feature map); MLP: after the last hidden layer
+        conv = self.config.backbone == "conv"
+        return self._insert_attention(out, _index_of(out, nn.Flatten) if conv else len(out))
 
     def _decoder_layers(self, layers: list[nn.Module]) -> list[nn.Module]:
+        out = _with_dropout(layers, self.config.dropout)  # type: ignore[attr-defined]
+        # conv: after Unflatten (the first conv feature map); MLP: after the first hidden
+        # layer, its activation and its dropout
+        if self.config.backbone == "conv":
+            return self._insert_attention(out, _index_of(out, nn.Unflatten) + 1)
+        return self._insert_attention(out, 3 if self.config.dropout > 0 else 2)  # type: ignore[attr-defined]
+
+    def _insert_attention(self, layers: list[nn.Module], at: int) -> list[nn.Module]:
+        """``layers`` with one attention block at index ``at`` (unchanged when the config turns
+        attention off)."""
         cfg = self.config
-        out = _with_dropout(layers, cfg.dropout)  # type: ignore[attr-defined]
         if not cfg.attention:  # type: ignore[attr-defined]
-            return out
-        if cfg.backbone == "conv":  # after Unflatten: the first conv feature map
-            at = next(i for i, m in enumerate(out) if isinstance(m, nn.Unflatten)) + 1
-            return [*out[:at], self._attention(cfg.conv_channels[-1], None), *out[at:]]
-        width = cfg.hidden[-1]  # after the first hidden layer (and its dropout)
-        at = 3 if cfg.dropout > 0 else 2  # type: ignore[attr-defined]
-        return [*out[:at], self._attention(width // cfg.tokens, cfg.tokens), *out[at:]]  # type: ignore[attr-defined]
+            return layers
+        if cfg.backbone == "conv":
+            block = self._attention(cfg.conv_channels[-1], None)
+        else:
+            block = self._attention(cfg.hidden[-1] // cfg.tokens, cfg.tokens)  # type: ignore[attr-defined]
+        return [*layers[:at], block, *layers[at:]]
 
     # -- the protocol
 
