@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -403,48 +403,57 @@ def _seed_methods(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["architecture"].isin(["topk", "l1"])]
 
 
+def _interval_claim(sub: pd.DataFrame, column: str, *, missing: str, empty: str,
+                    describe: Callable[[Any, int], str], key: Callable[[Any], str],
+                    holds: Callable[[Any], bool]) -> Outcome:
+    """A claim about the mean of ``column`` over runs, judged on its 95% bootstrap CI:
+    underpowered below MIN_PAIRS runs, else reproduced exactly when ``holds(ci)``."""
+    if column not in sub.columns:
+        raise NotComputable(missing)
+    v = numeric(sub, column).dropna().to_numpy(float)
+    if v.size == 0:
+        raise NotComputable(empty)
+    ci = stats.bootstrap_ci(v)
+    text = describe(ci, v.size)
+    if v.size < MIN_PAIRS:
+        return Outcome(text + underpowered_text(v.size, MIN_PAIRS, "runs"), UNDERPOWERED,
+                       key(ci), run_ids(sub))
+    return Outcome(text, REPRODUCED if holds(ci) else NOT_REPRODUCED, key(ci), run_ids(sub))
+
+
 def mig_stable(rows: pd.DataFrame, pairs: pd.DataFrame) -> Outcome:
     sub = _seed_methods(rows)
-    if "mig_change" not in sub.columns:
-        raise NotComputable("no mig_change values")
-    v = numeric(sub, "mig_change").dropna().to_numpy(float)
-    if v.size == 0:
-        raise NotComputable("no run has MIG at both the reference epoch and k = 50")
-    ci = stats.bootstrap_ci(v)
-    ref = numeric(sub, "mig_ref").mean()
-    k50 = numeric(sub, "mig_k50").mean()
-    text = (f"MIG at k<={REFERENCE_K} {fmt(ref)} -> at k=50 {fmt(k50)}; mean change "
-            f"{fmt(ci.estimate)} {fmt_ci(ci.low, ci.high)} (n={v.size} runs); stable = CI "
-            f"inside +-{MIG_MARGIN}")
-    key = f"change {fmt(ci.estimate)} {fmt_ci(ci.low, ci.high)}"
-    if v.size < MIN_PAIRS:
-        return Outcome(text + underpowered_text(v.size, MIN_PAIRS, "runs"), UNDERPOWERED, key,
-                       run_ids(sub))
-    stable = bool(-MIG_MARGIN <= ci.low and ci.high <= MIG_MARGIN)
-    return Outcome(text, REPRODUCED if stable else NOT_REPRODUCED, key, run_ids(sub))
+    ref = numeric(sub, "mig_ref").mean() if "mig_ref" in sub.columns else math.nan
+    k50 = numeric(sub, "mig_k50").mean() if "mig_k50" in sub.columns else math.nan
+    return _interval_claim(
+        sub, "mig_change", missing="no mig_change values",
+        empty="no run has MIG at both the reference epoch and k = 50",
+        describe=lambda ci, n: (
+            f"MIG at k<={REFERENCE_K} {fmt(ref)} -> at k=50 {fmt(k50)}; mean change "
+            f"{fmt(ci.estimate)} {fmt_ci(ci.low, ci.high)} (n={n} runs); stable = CI "
+            f"inside +-{MIG_MARGIN}"),
+        key=lambda ci: f"change {fmt(ci.estimate)} {fmt_ci(ci.low, ci.high)}",
+        holds=lambda ci: bool(-MIG_MARGIN <= ci.low and ci.high <= MIG_MARGIN))
 
 
 def no_revival(rows: pd.DataFrame, pairs: pd.DataFrame, column: str = "revived") -> Outcome:
     sub = _seed_methods(rows)
-    if column not in sub.columns:
-        raise NotComputable(f"no {column} values (no extended training?)")
-    v = numeric(sub, column).dropna().to_numpy(float)
-    if v.size == 0:
-        raise NotComputable("no run has dead units at k = 50 and an extended phase")
-    ci = stats.bootstrap_ci(v)
     suffix = column.removeprefix("revived")
-    final = numeric(sub, f"dead_final{suffix}").mean()
-    end = numeric(sub, f"dead_k50{suffix}").mean()
-    text = (f"share of the units dead at k=50 alive after the extended epochs: "
-            f"{fmt(ci.estimate)} {fmt_ci(ci.low, ci.high)} (n={v.size} runs); dead rate "
+
+    def mean_of(name: str) -> float:
+        return numeric(sub, name).mean() if name in sub.columns else math.nan
+
+    final, end = mean_of(f"dead_final{suffix}"), mean_of(f"dead_k50{suffix}")
+    return _interval_claim(
+        sub, column, missing=f"no {column} values (no extended training?)",
+        empty="no run has dead units at k = 50 and an extended phase",
+        describe=lambda ci, n: (
+            f"share of the units dead at k=50 alive after the extended epochs: "
+            f"{fmt(ci.estimate)} {fmt_ci(ci.low, ci.high)} (n={n} runs); dead rate "
             f"{100 * end:.1f}% -> {100 * final:.1f}%; none revived = CI below "
-            f"{REVIVAL_MARGIN}")
-    key = f"revived {fmt(ci.estimate)}"
-    if v.size < MIN_PAIRS:
-        return Outcome(text + underpowered_text(v.size, MIN_PAIRS, "runs"), UNDERPOWERED, key,
-                       run_ids(sub))
-    return Outcome(text, REPRODUCED if ci.high < REVIVAL_MARGIN else NOT_REPRODUCED, key,
-                   run_ids(sub))
+            f"{REVIVAL_MARGIN}"),
+        key=lambda ci: f"revived {fmt(ci.estimate)}",
+        holds=lambda ci: bool(ci.high < REVIVAL_MARGIN))
 
 
 def threshold_robust(rows: pd.DataFrame, pairs: pd.DataFrame) -> Outcome:
