@@ -32,6 +32,7 @@ from sklearn.metrics import mutual_info_score
 
 from ..hooks import run_unchecked
 from ..interventions.batching import chunk_rows, chunks
+from ..passes import Method, RunResult
 from ..protocol import CircuitVAEError, check_input, check_int
 from ..sitemap import check_sites
 from ._discretize import histogram_discretize
@@ -188,16 +189,32 @@ class SiteSparsity:
     acts: np.ndarray = field(repr=False)
 
 
+def _site_passes(model: Any, x: Any, site: str, method: Method,
+                 max_batch_rows: int | None) -> list[RunResult]:
+    xt = check_input(model, x)
+    check_sites(model, [site])
+    size = chunk_rows(max_batch_rows, model, int(np.prod(xt.shape[1:])))
+    return [run_unchecked(model, xt[s], method=method, capture=[site])
+            for s in chunks(xt.shape[0], size)]
+
+
 def site_activations(model: Any, x: Any, site: str, *,
                      max_batch_rows: int | None = None) -> np.ndarray:
     """The ``(N, U)`` activations of ``site`` on the rows of ``x`` (reconstruct passes,
     chunked; channels reduced as in :func:`unit_matrix`)."""
-    xt = check_input(model, x)
-    check_sites(model, [site])
-    size = chunk_rows(max_batch_rows, model, int(np.prod(xt.shape[1:])))
-    parts = [run_unchecked(model, xt[s], capture=[site]).cache[site] for s in
-             chunks(xt.shape[0], size)]
-    return unit_matrix(torch.cat(parts), name=f"activations of {site!r}")
+    parts = _site_passes(model, x, site, "reconstruct", max_batch_rows)
+    return unit_matrix(torch.cat([p.cache[site] for p in parts]),
+                       name=f"activations of {site!r}")
+
+
+def encoder_site_and_means(model: Any, x: Any, site: str, *,
+                           max_batch_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One chunked encode pass over the rows of ``x``: the ``(N, U)`` activations of the
+    encoder site ``site`` (as :func:`site_activations`) and the ``(N, d)`` posterior means."""
+    parts = _site_passes(model, x, site, "encode", max_batch_rows)
+    acts = unit_matrix(torch.cat([p.cache[site] for p in parts]),
+                       name=f"activations of {site!r}")
+    return acts, torch.cat([p.output.mean for p in parts]).detach().cpu().numpy()
 
 
 def site_sparsity(model: Any, x: Any, site: str, *, tau: float | str = 0.0,
@@ -242,6 +259,7 @@ __all__ = [
     "SiteSparsity",
     "SparsityTracker",
     "dead_units",
+    "encoder_site_and_means",
     "factor_selectivity",
     "feature_density",
     "l0",

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 import circuitvae as cv
-from circuitvae.metrics.sparsity import site_sparsity
+from circuitvae.metrics.sparsity import (
+    encoder_site_and_means,
+    site_activations,
+    site_sparsity,
+)
 from circuitvae.protocol import CircuitVAEError
 from circuitvae.zoo import SparsitySchedule, build, load, save, train
 from circuitvae.zoo.models.sparsity_schedule import l1_controller_step
@@ -92,6 +97,18 @@ def test_sparse_site_is_hookable_and_has_k_active_units():
     cache = cv.run(model, x, capture=["sparse"]).cache
     with cv.patching(model, {"sparse": cache["sparse"]}):
         torch.testing.assert_close(model(x), clean)
+
+
+def test_one_encode_pass_gives_the_site_activations_and_the_means():
+    model = _model().eval()
+    x = torch.randn(40, 8)
+    acts, mu = encoder_site_and_means(model, x, "sparse", max_batch_rows=16)
+    np.testing.assert_array_equal(acts, site_activations(model, x, "sparse"))
+    with torch.no_grad():
+        np.testing.assert_allclose(mu, model.encode(x).mean.numpy(), rtol=0, atol=1e-6)
+    with pytest.raises(CircuitVAEError, match="did not run"):  # a decoder site never runs
+        encoder_site_and_means(model, x, next(s.name for s in cv.site_table(model)
+                                              if s.name.startswith("decoder")))
 
 
 def test_training_follows_the_schedule_and_keeps_a_post_schedule_epoch():

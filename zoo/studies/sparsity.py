@@ -30,9 +30,9 @@ from circuitvae.metrics.mig import mig
 from circuitvae.metrics.sparsity import (
     DEAD_THRESHOLDS,
     dead_units,
+    encoder_site_and_means,
     factor_selectivity,
     feature_density,
-    site_activations,
 )
 from circuitvae.protocol import CircuitVAEError
 from circuitvae.study import FindingRule, GridSpec, ReportSpec, RunSpec, SettingsError, Study
@@ -187,9 +187,7 @@ class StudyTracker:
         was_training = model.training
         model.eval()
         try:
-            acts = site_activations(model, self.x_eval, SITE)
-            with torch.no_grad():
-                mu = model.encode(self.x_eval).mean.detach().cpu().numpy()
+            acts, mu = encoder_site_and_means(model, self.x_eval, SITE)
         finally:
             model.train(was_training)
         dead = dead_units(acts)
