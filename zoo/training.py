@@ -160,6 +160,7 @@ def train(
     history: list[dict[str, float]] = []
     best = math.inf
     best_state: dict[str, Any] | None = None
+    best_epoch: int | None = None
     stale = 0
     bar = tqdm(range(1, cfg.max_epochs + 1), disable=not verbose, desc=model.architecture,
                unit="epoch")
@@ -192,7 +193,7 @@ def train(
         if not comparable:
             continue
         if monitored < best - cfg.min_delta:
-            best, stale = monitored, 0
+            best, stale, best_epoch = monitored, 0, epoch
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
@@ -204,7 +205,9 @@ def train(
     model.eval()
     model.history = history
     model.training_record = {"config": asdict(cfg), "history": history,
-                             "best_monitored_loss": best, "epochs_run": len(history)}
+                             "best_monitored_loss": best, "epochs_run": len(history),
+                             "best_epoch": best_epoch if best_epoch is not None
+                             else len(history), "restored_best": best_epoch is not None}
     if checkpoint is not None:
         save(model, checkpoint)
     return model

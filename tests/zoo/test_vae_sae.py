@@ -18,6 +18,7 @@ from circuitvae.protocol import CircuitVAEError
 from circuitvae.zoo import SparsitySchedule, build, load, save, train
 from circuitvae.zoo.models.sparsity_schedule import l1_controller_step
 from circuitvae.zoo.models.vae_sae import TopK
+from circuitvae.zoo.studies.train_analyze import training_adequacy
 
 TINY = {"hidden": (32, 16), "latent_dim": 3, "sparse_units": 24, "k_start": 24, "k_end": 6,
         "schedule_epochs": 3}
@@ -120,12 +121,21 @@ def test_training_follows_the_schedule_and_keeps_a_post_schedule_epoch():
     # the restored weights come from an epoch at or after the end of the schedule
     assert int(model.epochs_done) >= 3 and model.k == 6
     assert (model.sparse_code(x) > 0).sum(1).max() <= 6
+    # the record and the studies' adequacy columns name that epoch, not a scheduled one
+    record = model.training_record
+    assert record["restored_best"] and record["best_epoch"] == int(model.epochs_done)
+    model.history[0]["val_loss"] = -1.0  # were the scheduled epoch 1 the lowest loss
+    assert training_adequacy(model, x)["best_epoch"] == record["best_epoch"] != 1
+    model.training_record = None  # a model trained elsewhere: the lowest loss
+    assert training_adequacy(model, x)["best_epoch"] == 1
 
 
 def test_training_shorter_than_the_schedule_keeps_the_last_weights():
     x = torch.randn(100, 8)
     model = train(_model(), x, max_epochs=2, verbose=False, seed=0)
     assert int(model.epochs_done) == 2 and model.k == 15
+    assert model.training_record["best_epoch"] == 2
+    assert model.training_record["restored_best"] is False
     # a second call continues the schedule from the model's own epoch count
     train(model, x, max_epochs=1, verbose=False, seed=0)
     assert int(model.epochs_done) == 3 and model.k == 6

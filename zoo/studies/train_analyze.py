@@ -202,12 +202,17 @@ def training_adequacy(model: Any, data: Any, *, seed: int = 0) -> dict[str, Any]
     (mean KL per dimension > 0.01 nats; NaN for a vector-quantized model, which has no Gaussian
     KL), epochs run, the last epoch's train and validation loss (``train_loss``, ``val_loss``),
     and the epoch whose weights the trainer restored and analysed (``best_epoch``, with its
-    ``best_train_loss`` / ``best_val_loss``: the lowest validation loss, up to ``patience``
-    epochs before the last)."""
+    ``best_train_loss`` / ``best_val_loss``): the trainer's record of it (the lowest
+    validation loss among the epochs whose losses are comparable, up to ``patience`` epochs
+    before the last; the last epoch when none is comparable), else the lowest loss."""
     history = list(getattr(model, "history", None) or [])
     last = history[-1] if history else {}
-    monitored = "val_loss" if any("val_loss" in h for h in history) else "train_loss"
-    best = min(history, key=lambda h: h.get(monitored, math.inf)) if history else {}
+    record = getattr(model, "training_record", None) or {}
+    if record.get("best_epoch") is not None:  # the trainer's own choice
+        best = next((h for h in history if h.get("epoch") == record["best_epoch"]), {})
+    else:  # a model trained elsewhere: the lowest monitored loss
+        monitored = "val_loss" if any("val_loss" in h for h in history) else "train_loss"
+        best = min(history, key=lambda h: h.get(monitored, math.inf)) if history else {}
     out: dict[str, Any] = {
         "epochs_run": len(history),
         "train_loss": float(last.get("train_loss", math.nan)),
