@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "device setting")
     r.add_argument("--no-retry-failed", action="store_true",
                    help="keep failed/skipped rows instead of re-running them")
+    r.add_argument("--refresh", type=_csv, default=(), metavar="METRIC[,METRIC]",
+                   help="re-run ok rows that lack one of these metrics (added to the study "
+                        "after they ran); each new row records how many old metrics it "
+                        "reproduces exactly")
     r.add_argument("--no-report", action="store_true", help="do not write the report")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -138,7 +142,7 @@ def _run(a: argparse.Namespace) -> int:
                       seeds=a.seeds, **overrides)
     summary = run_study(study, grid, a.out, workers=a.workers, executor=a.executor,
                         retry_failed=not a.no_retry_failed, progress=not a.quiet,
-                        ray_address=a.ray_address)
+                        ray_address=a.ray_address, refresh=a.refresh)
     print(f"{summary.ran} run(s) done now ({summary.ok} ok, {summary.failed} failed, "
           f"{summary.skipped} skipped); {summary.already_done} already finished; "
           f"{summary.total} in the grid")

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import multiprocessing
 import os
 import platform
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +142,7 @@ def run_study(
     retry_failed: bool = True,
     progress: bool = True,
     ray_address: str | None = None,
+    refresh: Sequence[str] = (),
 ) -> StudySummary:
     """Run every run of ``grid`` (from ``study.grid(...)``) not yet finished in ``out``
     with the study's task; return what was done.
@@ -162,6 +164,12 @@ def run_study(
     in ``by_other`` once their row appears (even a failed one: a run is tried once per sweep),
     run here when their runner died without writing one. No run is done twice, none is lost.
     Leftover temporaries are removed first (:meth:`ResultStore.clean_temporaries`).
+
+    ``refresh``: metric names added to the task after some rows were written. An ``ok`` row
+    without one of them is run again; the new row replaces it only when it is ``ok`` too (a
+    failed refresh keeps the old row and counts as failed), and it records in ``refreshed``
+    how many of the old row's metrics it reproduces exactly (:func:`refresh_check`: the
+    evidence that the run is the same run, bit for bit with the same torch thread count).
     """
     study = get_study(study)
     if grid.name != study.name:
@@ -177,7 +185,13 @@ def run_study(
     if study.prepare is not None:
         study.prepare(grid)  # e.g. check every data file before the first run
     keep = ("ok",) if retry_failed else ("ok", "failed", "skipped")
-    done = store.finished(keep)
+    refresh = tuple(refresh)
+
+    def finished(row: Mapping[str, Any]) -> bool:
+        return row["status"] in keep and not (row["status"] == "ok" and refresh and any(
+            m not in row["metrics"] for m in refresh))
+
+    done = {rid for rid, row in store.read_rows().items() if finished(row)}
     runs = list(grid.runs())
     todo = [r for r in runs if r.run_id not in done]
     counts = {"ok": 0, "failed": 0, "skipped": 0}
@@ -194,7 +208,7 @@ def run_study(
                 busy.append(spec)
                 return None
             row = store.read_row(spec.run_id, locked=True)
-            if row is not None and (row["status"] in keep
+            if row is not None and (finished(row)
                                     or store.row_path(spec.run_id).stat().st_mtime >= since):
                 lock.release()  # another runner did it meanwhile
                 by_other += 1
@@ -203,8 +217,22 @@ def run_study(
             return lock
 
         def record(row: Mapping[str, Any]) -> None:
-            store.write_row(row)
+            old = store.read_row(row["run_id"], locked=True) if refresh else None
+            if old is not None and old["status"] == "ok":
+                if row["status"] == "ok":
+                    store.write_row({**row, "refreshed": refresh_check(old, row)})
+                else:  # the old row stays: a refresh never loses a finished run
+                    warnings.warn(f"refresh of {row['run_id']} {row['status']} "
+                                  f"({row.get('error')}); its earlier row is kept",
+                                  stacklevel=2)
+            else:
+                store.write_row(row)
             counts[row["status"]] += 1
+            absent = [m for m in refresh if row["status"] == "ok" and m not in row["metrics"]]
+            if absent:  # a misspelt name would re-run every row on every call
+                raise CircuitVAEError(f"refresh names {absent}, which run {row['run_id']} "
+                                      f"does not produce; its metrics: "
+                                      + ", ".join(sorted(row["metrics"])))
             bar.update(1)
             bar.set_postfix(ok=counts["ok"], failed=counts["failed"],
                             skipped=counts["skipped"])
@@ -229,6 +257,29 @@ def run_study(
     ran = sum(counts.values())
     return StudySummary(len(runs), len(runs) - ran, ran, counts["ok"], counts["failed"],
                         counts["skipped"], Path(out), by_other)
+
+
+def refresh_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """How a re-run row compares with the row it replaces, over the old row's metrics:
+    ``shared`` (metrics in both), ``identical`` (equal values, or both missing / NaN),
+    ``max_abs_diff`` over the numeric ones, ``changed`` (the names that differ), and the old
+    row's ``previous_finished_at`` and ``previous_torch_threads``."""
+    a, b = _clean(dict(old.get("metrics") or {})), _clean(dict(new.get("metrics") or {}))
+    shared = [k for k in a if k in b]
+    changed, largest = [], 0.0
+    for k in shared:
+        x, y = a[k], b[k]
+        if x == y:  # NaN is stored as None: two missing values are equal
+            continue
+        changed.append(k)
+        if isinstance(x, int | float) and isinstance(y, int | float):
+            largest = max(largest, abs(float(x) - float(y)))
+        else:
+            largest = math.inf
+    return {"shared": len(shared), "identical": len(shared) - len(changed),
+            "max_abs_diff": largest, "changed": sorted(changed),
+            "previous_finished_at": (old.get("timing") or {}).get("finished_at"),
+            "previous_torch_threads": old.get("torch_threads")}
 
 
 def _fix_spec(store: ResultStore, grid: GridSpec) -> None:

@@ -220,3 +220,57 @@ def test_the_progress_bar_names_the_run_in_progress(tmp_path, study, tiny_grid, 
     err = capsys.readouterr().err
     for spec in tiny_grid.runs():
         assert f"[{spec.run_id}]" in err
+
+
+def test_refresh_reruns_rows_that_lack_a_new_metric_and_checks_the_old_ones(tmp_path, study,
+                                                                            tiny_grid, task):
+    run_study(study, tiny_grid, tmp_path, progress=False)
+
+    def with_new_metric(spec):  # the task gained a metric; one old metric now differs
+        out = dict(task(spec))
+        metrics = {**out["metrics"], "new_metric": 1.0}
+        if spec.seed == 123:
+            metrics["mse"] += 0.5
+        return {**out, "metrics": metrics}
+
+    calls = []
+
+    def counting(spec):
+        calls.append(spec.run_id)
+        return with_new_metric(spec)
+
+    newer = with_task(study, counting)
+    s = run_study(newer, tiny_grid, tmp_path, progress=False)  # without refresh: nothing runs
+    assert calls == [] and s.already_done == 4
+    s = run_study(newer, tiny_grid, tmp_path, progress=False, refresh=["new_metric"])
+    assert s.ran == 4 and len(calls) == 4
+    rows = ResultStore(tmp_path).read_rows()
+    for rid, row in rows.items():
+        check = row["refreshed"]
+        assert row["metrics"]["new_metric"] == 1.0
+        assert check["shared"] == len(row["metrics"]) - 1
+        if rid.endswith("__123"):
+            assert check["changed"] == ["mse"] and check["max_abs_diff"] == pytest.approx(0.5)
+            assert check["identical"] == check["shared"] - 1
+        else:
+            assert check["changed"] == [] and check["identical"] == check["shared"]
+            assert check["max_abs_diff"] == 0.0
+    calls.clear()  # every row has the metric now: a second refresh runs nothing
+    assert run_study(newer, tiny_grid, tmp_path, progress=False,
+                     refresh=["new_metric"]).ran == 0 and calls == []
+
+
+def test_a_failed_refresh_keeps_the_old_row_and_a_misspelt_metric_stops(tmp_path, study,
+                                                                       tiny_grid, task):
+    run_study(study, tiny_grid, tmp_path, progress=False)
+    before = ResultStore(tmp_path).read_rows()
+
+    def broken(spec):
+        raise RuntimeError("out of memory")
+
+    with pytest.warns(UserWarning, match="its earlier row is kept"):
+        s = run_study(with_task(study, broken), tiny_grid, tmp_path, progress=False,
+                      refresh=["new_metric"])
+    assert s.failed == 4 and ResultStore(tmp_path).read_rows() == before
+    with pytest.raises(CircuitVAEError, match=r"refresh names \['new_metirc'\], which run "):
+        run_study(study, tiny_grid, tmp_path, progress=False, refresh=["new_metirc"])
