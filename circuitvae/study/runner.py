@@ -263,7 +263,7 @@ def refresh_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, A
     """How a re-run row compares with the row it replaces, over the old row's metrics:
     ``shared`` (metrics in both), ``identical`` (equal values, or both missing / NaN),
     ``max_abs_diff`` over the numeric ones, ``changed`` (the names that differ), and the old
-    row's ``previous_finished_at`` and ``previous_torch_threads``."""
+    row's ``previous_finished_at``, ``previous_torch_threads`` and ``previous_versions``."""
     a, b = _clean(dict(old.get("metrics") or {})), _clean(dict(new.get("metrics") or {}))
     shared = [k for k in a if k in b]
     changed, largest = [], 0.0
@@ -279,7 +279,8 @@ def refresh_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, A
     return {"shared": len(shared), "identical": len(shared) - len(changed),
             "max_abs_diff": largest, "changed": sorted(changed),
             "previous_finished_at": (old.get("timing") or {}).get("finished_at"),
-            "previous_torch_threads": old.get("torch_threads")}
+            "previous_torch_threads": old.get("torch_threads"),
+            "previous_versions": old.get("versions")}
 
 
 def _fix_spec(store: ResultStore, grid: GridSpec) -> None:

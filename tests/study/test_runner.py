@@ -254,7 +254,7 @@ def test_refresh_reruns_rows_that_lack_a_new_metric_and_checks_the_old_ones(tmp_
             assert check["identical"] == check["shared"] - 1
         else:
             assert check["changed"] == [] and check["identical"] == check["shared"]
-            assert check["max_abs_diff"] == 0.0
+            assert check["max_abs_diff"] == 0.0 and "torch" in check["previous_versions"]
     calls.clear()  # every row has the metric now: a second refresh runs nothing
     assert run_study(newer, tiny_grid, tmp_path, progress=False,
                      refresh=["new_metric"]).ran == 0 and calls == []
