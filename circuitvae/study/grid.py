@@ -89,6 +89,16 @@ class GridSpec:
     def __len__(self) -> int:
         return len(self.architectures) * len(self.datasets) * len(self.seeds)
 
+    def union(self, other: GridSpec) -> GridSpec:
+        """This grid widened by ``other``'s architectures, datasets and seeds (this grid's
+        order first, then the new values); name, profile and settings stay this grid's."""
+        def merged(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
+            return tuple(dict.fromkeys((*a, *b)))
+
+        return GridSpec(self.name, merged(self.architectures, other.architectures),
+                        merged(self.datasets, other.datasets), merged(self.seeds, other.seeds),
+                        self.profile, self.settings)
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "architectures": list(self.architectures),
                 "datasets": list(self.datasets), "seeds": list(self.seeds),

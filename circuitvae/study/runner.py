@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import multiprocessing
 import os
 import platform
@@ -166,10 +165,13 @@ def run_study(
     Leftover temporaries are removed first (:meth:`ResultStore.clean_temporaries`).
 
     ``refresh``: metric names added to the task after some rows were written. An ``ok`` row
-    without one of them is run again; the new row replaces it only when it is ``ok`` too (a
-    failed refresh keeps the old row and counts as failed), and it records in ``refreshed``
-    how many of the old row's metrics it reproduces exactly (:func:`refresh_check`: the
-    evidence that the run is the same run, bit for bit with the same torch thread count).
+    without one of them is run again, once: the new row replaces it only when it is ``ok``
+    too, and records in ``refreshed`` the names asked for and how many of the old row's
+    metrics it reproduces exactly (:func:`refresh_check`: the evidence that the run is the
+    same run, bit for bit with the same code and torch thread count). A failed refresh keeps
+    the old row, marked ``refresh_failed``, and counts as failed (retried by a later call
+    unless ``retry_failed=False``). A name that no ok run of the call produced raises
+    :class:`CircuitVAEError` once the sweep is done (a misspelt name).
     """
     study = get_study(study)
     if grid.name != study.name:
@@ -188,8 +190,15 @@ def run_study(
     refresh = tuple(refresh)
 
     def finished(row: Mapping[str, Any]) -> bool:
-        return row["status"] in keep and not (row["status"] == "ok" and refresh and any(
-            m not in row["metrics"] for m in refresh))
+        if row["status"] not in keep:
+            return False
+        if row["status"] != "ok" or all(m in row["metrics"] for m in refresh):
+            return True
+        # refreshed already for these names (a run that cannot produce one is not re-run
+        # again), or a failed refresh kept as such
+        marks = [row.get("refreshed")] + ([row.get("refresh_failed")] if not retry_failed
+                                          else [])
+        return any(set(refresh) <= set((m or {}).get("requested", ())) for m in marks)
 
     done = {rid for rid, row in store.read_rows().items() if finished(row)}
     runs = list(grid.runs())
@@ -197,6 +206,7 @@ def run_study(
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     busy: list[RunSpec] = []
     by_other = 0
+    produced: set[str] = set()  # the refresh names some run of this call produced
 
     with _progress(len(todo), f"study {grid.name}", progress) as bar:
 
@@ -220,19 +230,22 @@ def run_study(
             old = store.read_row(row["run_id"], locked=True) if refresh else None
             if old is not None and old["status"] == "ok":
                 if row["status"] == "ok":
-                    store.write_row({**row, "refreshed": refresh_check(old, row)})
-                else:  # the old row stays: a refresh never loses a finished run
+                    check = {**refresh_check(old, row), "requested": list(refresh)}
+                    store.write_row({**row, "refreshed": check})
+                else:  # a refresh never loses a finished run: the old row stays, marked
+                    failure = {"requested": list(refresh), "status": row["status"],
+                               "error": row.get("error"),
+                               "finished_at": row["timing"]["finished_at"]}
+                    old.pop("refreshed", None)
+                    store.write_row({**old, "refresh_failed": failure})
                     warnings.warn(f"refresh of {row['run_id']} {row['status']} "
                                   f"({row.get('error')}); its earlier row is kept",
                                   stacklevel=2)
             else:
                 store.write_row(row)
             counts[row["status"]] += 1
-            absent = [m for m in refresh if row["status"] == "ok" and m not in row["metrics"]]
-            if absent:  # a misspelt name would re-run every row on every call
-                raise CircuitVAEError(f"refresh names {absent}, which run {row['run_id']} "
-                                      f"does not produce; its metrics: "
-                                      + ", ".join(sorted(row["metrics"])))
+            if row["status"] == "ok":
+                produced.update(m for m in refresh if m in row["metrics"])
             bar.update(1)
             bar.set_postfix(ok=counts["ok"], failed=counts["failed"],
                             skipped=counts["skipped"])
@@ -254,6 +267,11 @@ def run_study(
             finally:
                 backend.close()
     store.export()
+    never = [m for m in refresh if m not in produced]
+    if counts["ok"] and never:  # e.g. a misspelt name: say so instead of re-running forever
+        raise CircuitVAEError(f"refresh names {never}, which none of the {counts['ok']} ok "
+                              "run(s) of this call produces; their rows are marked refreshed "
+                              "for it and are not re-run for it again")
     ran = sum(counts.values())
     return StudySummary(len(runs), len(runs) - ran, ran, counts["ok"], counts["failed"],
                         counts["skipped"], Path(out), by_other)
@@ -261,23 +279,19 @@ def run_study(
 
 def refresh_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
     """How a re-run row compares with the row it replaces, over the old row's metrics:
-    ``shared`` (metrics in both), ``identical`` (equal values, or both missing / NaN),
-    ``max_abs_diff`` over the numeric ones, ``changed`` (the names that differ), and the old
-    row's ``previous_finished_at``, ``previous_torch_threads`` and ``previous_versions``."""
+    ``shared`` (metrics in both), ``identical`` (equal values; NaN is stored as None, so two
+    missing values are equal), ``changed`` (the names that differ), ``dropped`` (old metrics
+    the new row lacks), ``max_abs_diff`` over the changed metrics that are numbers in both
+    rows (0 when none), and the old row's ``previous_finished_at``,
+    ``previous_torch_threads`` and ``previous_versions``."""
     a, b = _clean(dict(old.get("metrics") or {})), _clean(dict(new.get("metrics") or {}))
     shared = [k for k in a if k in b]
-    changed, largest = [], 0.0
-    for k in shared:
-        x, y = a[k], b[k]
-        if x == y:  # NaN is stored as None: two missing values are equal
-            continue
-        changed.append(k)
-        if isinstance(x, int | float) and isinstance(y, int | float):
-            largest = max(largest, abs(float(x) - float(y)))
-        else:
-            largest = math.inf
+    changed = [k for k in shared if a[k] != b[k]]
+    numeric = [abs(float(a[k]) - float(b[k])) for k in changed
+               if isinstance(a[k], int | float) and isinstance(b[k], int | float)]
     return {"shared": len(shared), "identical": len(shared) - len(changed),
-            "max_abs_diff": largest, "changed": sorted(changed),
+            "changed": sorted(changed), "dropped": sorted(k for k in a if k not in b),
+            "max_abs_diff": max(numeric, default=0.0),
             "previous_finished_at": (old.get("timing") or {}).get("finished_at"),
             "previous_torch_threads": old.get("torch_threads"),
             "previous_versions": old.get("versions")}
@@ -285,7 +299,8 @@ def refresh_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, A
 
 def _fix_spec(store: ResultStore, grid: GridSpec) -> None:
     """Under the folder's lock: refuse a folder of another study or with other settings;
-    write ``study.json`` when it is absent or names another subset of the grid."""
+    write ``study.json`` when it is absent, or widen it to the union of its grid and
+    ``grid`` (so a run of a subset leaves the folder's grid, its status and report whole)."""
     with store.study_lock():
         old = store.read_spec()
         if old is not None and old.name != grid.name:
@@ -296,6 +311,8 @@ def _fix_spec(store: ResultStore, grid: GridSpec) -> None:
                 f"{_changed(old.settings_dict(), grid.settings_dict())}); use another output "
                 f"folder for these settings"
             )
+        if old is not None:  # a subset run never shrinks the folder's grid
+            grid = old.union(grid)
         if old is None or old.to_dict() != grid.to_dict():
             store.write_spec(grid)
 

@@ -260,17 +260,100 @@ def test_refresh_reruns_rows_that_lack_a_new_metric_and_checks_the_old_ones(tmp_
                      refresh=["new_metric"]).ran == 0 and calls == []
 
 
-def test_a_failed_refresh_keeps_the_old_row_and_a_misspelt_metric_stops(tmp_path, study,
-                                                                       tiny_grid, task):
+def test_a_failed_refresh_keeps_the_old_row_marked_and_is_tried_once(tmp_path, study,
+                                                                     tiny_grid, task):
     run_study(study, tiny_grid, tmp_path, progress=False)
     before = ResultStore(tmp_path).read_rows()
+    calls = []
 
     def broken(spec):
+        calls.append(spec.run_id)
         raise RuntimeError("out of memory")
 
     with pytest.warns(UserWarning, match="its earlier row is kept"):
         s = run_study(with_task(study, broken), tiny_grid, tmp_path, progress=False,
                       refresh=["new_metric"])
-    assert s.failed == 4 and ResultStore(tmp_path).read_rows() == before
-    with pytest.raises(CircuitVAEError, match=r"refresh names \['new_metirc'\], which run "):
+    assert s.failed == 4 and len(calls) == 4
+    after = ResultStore(tmp_path).read_rows()
+    for rid, row in after.items():
+        mark = row.pop("refresh_failed")
+        assert mark["requested"] == ["new_metric"] and "out of memory" in mark["error"]
+        assert row == before[rid]  # the finished row itself is untouched
+    # kept with retry_failed=False; retried (once per call) otherwise
+    calls.clear()
+    assert run_study(with_task(study, broken), tiny_grid, tmp_path, progress=False,
+                     refresh=["new_metric"], retry_failed=False).ran == 0 and calls == []
+    with pytest.warns(UserWarning):
+        run_study(with_task(study, broken), tiny_grid, tmp_path, progress=False,
+                  refresh=["new_metric"])
+    assert len(calls) == 4
+
+
+def test_a_failed_refresh_rewrites_its_row(tmp_path, study, tiny_grid):
+    """The marked row is written during the call, so another runner of the same sweep (whose
+    call began earlier) sees a row newer than its start and leaves the run alone."""
+    run_study(study, tiny_grid, tmp_path, progress=False)
+    calls = []
+
+    def broken(spec):
+        calls.append(spec.run_id)
+        raise RuntimeError("boom")
+
+    import time as _time
+
+    since = _time.time()
+    with pytest.warns(UserWarning):
+        run_study(with_task(study, broken), tiny_grid, tmp_path, progress=False,
+                  refresh=["new_metric"])
+    store = ResultStore(tmp_path)
+    assert all(store.row_path(r.run_id).stat().st_mtime >= since for r in tiny_grid.runs())
+    assert len(calls) == 4
+
+
+def test_a_metric_only_some_runs_produce_refreshes_each_run_once(tmp_path, study, tiny_grid,
+                                                                task):
+    run_study(study, tiny_grid, tmp_path, progress=False)
+    calls = []
+
+    def vae_only(spec):  # e.g. a pixel metric only image runs have
+        calls.append(spec.run_id)
+        out = dict(task(spec))
+        if spec.architecture == "vae":
+            out["metrics"] = {**out["metrics"], "vae_metric": 2.0}
+        return out
+
+    s = run_study(with_task(study, vae_only), tiny_grid, tmp_path, progress=False,
+                  refresh=["vae_metric"])
+    assert s.ok == 4 and len(calls) == 4
+    rows = ResultStore(tmp_path).read_rows()
+    assert {rid for rid, r in rows.items() if "vae_metric" in r["metrics"]} == {
+        "vae__adult__42", "vae__adult__123"}
+    assert all(r["refreshed"]["requested"] == ["vae_metric"] for r in rows.values())
+    calls.clear()  # the beta_vae runs cannot produce it: they are not re-run for it again
+    assert run_study(with_task(study, vae_only), tiny_grid, tmp_path, progress=False,
+                     refresh=["vae_metric"]).ran == 0 and calls == []
+
+
+def test_a_metric_no_run_produces_is_an_error_after_the_sweep(tmp_path, study, tiny_grid):
+    run_study(study, tiny_grid, tmp_path, progress=False)
+    before = ResultStore(tmp_path).read_rows()
+    with pytest.raises(CircuitVAEError, match=r"refresh names \['new_metirc'\], which none "
+                                              r"of the 4 ok run\(s\)"):
         run_study(study, tiny_grid, tmp_path, progress=False, refresh=["new_metirc"])
+    after = ResultStore(tmp_path).read_rows()
+    for rid, row in after.items():  # the same runs: every old metric reproduced exactly
+        check = row.pop("refreshed")
+        assert check["changed"] == [] and check["dropped"] == []
+        assert row["metrics"] == before[rid]["metrics"]
+    assert (tmp_path / "results.csv").is_file()
+
+
+def test_a_subset_run_widens_the_folder_grid_and_never_shrinks_it(tmp_path, study):
+    full = study.grid("quick", architectures=("vae", "beta_vae"), datasets=("adult",),
+                      seeds=(42, 123))
+    run_study(study, full, tmp_path, progress=False)
+    part = study.grid("quick", architectures=("vae",), datasets=("adult",), seeds=(456,))
+    run_study(study, part, tmp_path, progress=False)
+    spec = ResultStore(tmp_path).read_spec()
+    assert spec.architectures == ("vae", "beta_vae") and spec.seeds == (42, 123, 456)
+    assert ResultStore(tmp_path).counts()["total"] == 6

@@ -126,6 +126,9 @@ def test_training_follows_the_schedule_and_keeps_a_post_schedule_epoch():
     assert record["restored_best"] and record["best_epoch"] == int(model.epochs_done)
     model.history[0]["val_loss"] = -1.0  # were the scheduled epoch 1 the lowest loss
     assert training_adequacy(model, x)["best_epoch"] == record["best_epoch"] != 1
+    history, model.history = model.history, None  # a loaded checkpoint: the record's history
+    assert training_adequacy(model, x)["best_epoch"] == record["best_epoch"]
+    model.history = history
     model.training_record = None  # a model trained elsewhere: the lowest loss
     assert training_adequacy(model, x)["best_epoch"] == 1
 

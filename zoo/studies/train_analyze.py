@@ -205,9 +205,10 @@ def training_adequacy(model: Any, data: Any, *, seed: int = 0) -> dict[str, Any]
     ``best_train_loss`` / ``best_val_loss``): the trainer's record of it (the lowest
     validation loss among the epochs whose losses are comparable, up to ``patience`` epochs
     before the last; the last epoch when none is comparable), else the lowest loss."""
-    history = list(getattr(model, "history", None) or [])
-    last = history[-1] if history else {}
     record = getattr(model, "training_record", None) or {}
+    # a loaded checkpoint has its history in the record only
+    history = list(getattr(model, "history", None) or record.get("history") or [])
+    last = history[-1] if history else {}
     if record.get("best_epoch") is not None:  # the trainer's own choice
         best = next((h for h in history if h.get("epoch") == record["best_epoch"]), {})
     else:  # a model trained elsewhere: the lowest monitored loss
