@@ -8,7 +8,7 @@ import sys
 from .common import machine
 
 BENCHMARKS = ["hooks", "ces", "analyze", "memory", "study", "attribution", "estimators",
-              "training", "soak", "sparsity"]
+              "training", "soak", "sparsity", "factor_vae"]
 
 
 def main(argv: list[str]) -> None:

@@ -123,6 +123,21 @@ def test_factor_vae_density_ratio_and_discriminator_loss(tabular):
     torch.testing.assert_close(terms["loss"], terms["recon"] + terms["kl"] + 10.0 * terms["tc"])
 
 
+def test_factor_vae_tc_term_gives_z_its_gradient_and_the_discriminator_none():
+    model = build("factor_vae", input_shape=(6,), seed=0, hidden=(8,), latent_dim=3,
+                  disc_hidden=16, disc_layers=2)
+    z = torch.randn(12, 3, requires_grad=True)
+    reg, _ = model.regularizer(z, z, z, torch.tensor(0.0), None)
+    (grad_frozen,) = torch.autograd.grad(reg, z)
+    logits = model.discriminator(z)  # the plain forward, weights requiring grad
+    plain = model.config.gamma * (logits[:, 0] - logits[:, 1]).mean()
+    (grad_plain,) = torch.autograd.grad(plain, z)
+    assert torch.equal(grad_frozen, grad_plain)  # the same gradient, bit for bit
+    reg, _ = model.regularizer(z, z, z, torch.tensor(0.0), None)
+    reg.backward()
+    assert all(p.grad is None and p.requires_grad for p in model.discriminator.parameters())
+
+
 def test_permute_dims_shuffles_each_column_with_the_generator():
     z = torch.arange(40.0).reshape(10, 4)
     a = permute_dims(z, torch.Generator().manual_seed(1))
