@@ -231,27 +231,32 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
                f"settings `{grid.settings_dict()}`.", ""]
     md += ["Runs: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".", ""]
 
-    md += ["## Findings: paper vs ours", "",
-           "Each finding is judged by the rule in its row: *reproduced* = the paper's direction "
-           "significant at alpha = 0.05 and its number consistent with ours (inside our 95% CI, "
-           "or a fold change within a factor 2); *direction only* = the direction significant, "
-           "the number not; *not reproduced* = the direction not significant or reversed; "
-           "*underpowered* = fewer runs than the rule needs (no verdict is given below that); "
-           "see docs/study.md.", ""]
-    if withheld:
-        md += [f"**Verdicts withheld** for this store's profile `{profile}`: {reason}", ""]
-    md.append(_table(["finding", "paper", "ours", "verdict", "rule"],
-                     [[f.claim, f.paper, f.ours, _verdict_cell(f, ok, withheld), f.rule]
-                      for f in found]))
-    if withheld:
-        md += ["", f"{len(found)} findings; verdicts withheld (profile `{profile}`).", ""]
+    if not study.findings:  # an open question, not a reproduction: no verdict table
+        md += ["## Findings", "", "This study judges no finding of a paper: it answers an "
+               "open question with the numbers in the sections below.", ""]
     else:
-        tally = ", ".join(f"{sum(f.status == v for f in found)} {v}" for v in VERDICTS)
-        md += ["", f"{len(found)} findings: {tally}.", ""]
+        md += ["## Findings: paper vs ours", "",
+               "Each finding is judged by the rule in its row: *reproduced* = the paper's "
+               "direction significant at alpha = 0.05 and its number consistent with ours "
+               "(inside our 95% CI, or a fold change within a factor 2); *direction only* = "
+               "the direction significant, "
+               "the number not; *not reproduced* = the direction not significant or reversed; "
+               "*underpowered* = fewer runs than the rule needs (no verdict is given below that); "
+               "see docs/study.md.", ""]
+        if withheld:
+            md += [f"**Verdicts withheld** for this store's profile `{profile}`: {reason}", ""]
+        md.append(_table(["finding", "paper", "ours", "verdict", "rule"],
+                         [[f.claim, f.paper, f.ours, _verdict_cell(f, ok, withheld), f.rule]
+                          for f in found]))
+        if withheld:
+            md += ["", f"{len(found)} findings; verdicts withheld (profile `{profile}`).", ""]
+        else:
+            tally = ", ".join(f"{sum(f.status == v for f in found)} {v}" for v in VERDICTS)
+            md += ["", f"{len(found)} findings: {tally}.", ""]
 
-    md += ["## Sensitivity to our choices", ""]
-    md += _sensitivity(sens, [f.claim for f, r in zip(found, study.findings, strict=True)
-                              if not r.variants], withheld)
+        md += ["## Sensitivity to our choices", ""]
+        md += _sensitivity(sens, [f.claim for f, r in zip(found, study.findings, strict=True)
+                                  if not r.variants], withheld)
 
     if study.sections is not None:
         try:

@@ -58,4 +58,6 @@ def test_tiny_latent_ablation_report(tmp_path):
     assert dims == [5.0, 10.0, 20.0]
     md = write_report(tmp_path).read_text()
     assert "## Every metric against the latent size" in md and "| adult | 20 | 1 |" in md
+    assert "judges no finding" in md and "Findings: paper vs ours" not in md
+    assert "Sensitivity to our choices" not in md
     assert (tmp_path / "figures" / "metrics_vs_latent_dim.png").stat().st_size > 1000

@@ -54,7 +54,10 @@ QUANTITIES = (
     ("ces_calibrated_total", "CES (total scale)"),
     ("ces_calibrated_posterior", "CES (posterior scale)"), ("mse", "reconstruction MSE"),
     ("auc", "downstream AUC"), ("specificity", "specificity"),
-    ("impute_rmse", "imputation RMSE"), ("anomaly_roc_auc", "anomaly ROC AUC"),
+    ("impute_rmse", "imputation RMSE"), ("impute_rmse_baseline", "imputation RMSE, mean fill"),
+    ("impute_accuracy", "imputation accuracy"),
+    ("impute_accuracy_baseline", "imputation accuracy, mode fill"),
+    ("anomaly_roc_auc", "anomaly ROC AUC"),
 )
 
 
