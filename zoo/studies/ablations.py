@@ -59,6 +59,9 @@ QUANTITIES = (
     ("impute_accuracy_baseline", "imputation accuracy, mode fill"),
     ("anomaly_roc_auc", "anomaly ROC AUC"),
 )
+#: a quantity's baseline, drawn dashed in the quantity's panel instead of a panel of its own
+BASELINES = {"impute_rmse": "impute_rmse_baseline",
+             "impute_accuracy": "impute_accuracy_baseline"}
 
 
 def run_ablation(spec: RunSpec) -> dict[str, Any]:
@@ -125,11 +128,12 @@ def transition_lines(rows: pd.DataFrame) -> list[str]:
 
 def grid_figure(rows: pd.DataFrame, column: str, fig_dir: Path, *, log_x: bool) -> list[str]:
     """``metrics_vs_<column>.png``: each quantity against the grid value, one line per
-    dataset (mean with the runs as points)."""
+    dataset (mean with the runs as points; a quantity's baseline dashed in its panel)."""
     from circuitvae.plot import new_figure, save_figures
 
     rows = rows.assign(_x=_grid_value(rows, column)).dropna(subset=["_x"])
     have = [(c, label) for c, label in QUANTITIES if c in rows.columns
+            and c not in BASELINES.values()
             and pd.to_numeric(rows[c], errors="coerce").notna().any()]
     if not have:
         return []
@@ -143,7 +147,12 @@ def grid_figure(rows: pd.DataFrame, column: str, fig_dir: Path, *, log_x: bool) 
             y = pd.to_numeric(g[c], errors="coerce")
             ax.scatter(g["_x"], y, s=10, alpha=0.5)
             mean = y.groupby(g["_x"]).mean()
-            ax.plot(mean.index, mean.to_numpy(), marker="o", label=str(ds))
+            line, = ax.plot(mean.index, mean.to_numpy(), marker="o", label=str(ds))
+            if BASELINES.get(c) in g.columns:
+                base = pd.to_numeric(g[BASELINES[c]], errors="coerce").groupby(g["_x"]).mean()
+                ax.plot(base.index, base.to_numpy(), ls="--", color=line.get_color(),
+                        label=f"{ds}: baseline")
+                ax.legend(fontsize=6)
         if log_x:
             ax.set_xscale("log", base=2)
         ax.set_xlabel(column)
