@@ -155,6 +155,9 @@ def grid_figure(rows: pd.DataFrame, column: str, fig_dir: Path, *, log_x: bool) 
                 ax.legend(fontsize=6)
         if log_x:
             ax.set_xscale("log", base=2)
+        ticks = sorted(rows["_x"].unique())
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel(column)
         ax.set_title(label, fontsize=9)
     for j in range(len(have), nrows * cols):
