@@ -111,10 +111,29 @@ def execute_one(spec: RunSpec, task: Task) -> dict[str, Any]:
         row.update(status="failed", error=f"{type(e).__name__}: {e}",
                    traceback=traceback.format_exc(), metrics={})
     # warnings are kept in the row (unique messages) instead of flooding the progress output
-    row["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in caught})[:50]
+    row["warnings"] = sorted({portable(f"{w.category.__name__}: {w.message}")
+                              for w in caught})[:50]
+    for key in ("error", "traceback"):
+        if row[key]:
+            row[key] = portable(row[key])
     row["timing"] = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                      "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     return row
+
+
+def portable(text: str) -> str:
+    """``text`` with this machine's data folder and home directory written as
+    ``$CIRCUITVAE_DATA`` and ``~``: rows are published, and a message such as "put the file
+    in <dir>" should not carry the path of the machine that wrote it."""
+    data = os.environ.get("CIRCUITVAE_DATA")
+    if data:
+        for form in dict.fromkeys((str(Path(data).expanduser().resolve()), data.rstrip("/"))):
+            if len(form) > 1:
+                text = text.replace(form, "$CIRCUITVAE_DATA")
+    home = str(Path.home())
+    if len(home) > 1:
+        text = text.replace(home, "~")
+    return text
 
 
 def _init_worker(threads: int) -> None:

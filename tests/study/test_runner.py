@@ -357,3 +357,17 @@ def test_a_subset_run_widens_the_folder_grid_and_never_shrinks_it(tmp_path, stud
     spec = ResultStore(tmp_path).read_spec()
     assert spec.architectures == ("vae", "beta_vae") and spec.seeds == (42, 123, 456)
     assert ResultStore(tmp_path).counts()["total"] == 6
+
+
+def test_row_messages_carry_no_machine_paths(tmp_path, study, tiny_grid, monkeypatch):
+    from pathlib import Path
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("CIRCUITVAE_DATA", str(data))
+
+    def missing(spec):
+        raise SkipRun(f"put adult.data in one of: {data}/adult, {Path.home()}/.cache/x")
+
+    run_study(with_task(study, missing), tiny_grid, tmp_path / "s", progress=False)
+    row = next(iter(ResultStore(tmp_path / "s").read_rows().values()))
+    assert row["error"] == "put adult.data in one of: $CIRCUITVAE_DATA/adult, ~/.cache/x"
