@@ -5,6 +5,7 @@ effects, score maps with uncertainty)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -57,47 +58,72 @@ def auc_table(ok: pd.DataFrame) -> list[str]:
     return md + lines + [""]
 
 
+def _runs_of(g: pd.DataFrame) -> list[tuple[int, dict[str, Any]]]:
+    """(seed, interpretation) of each run of ``g`` that has one."""
+    return [(int(seed), item) for seed, item in zip(g["seed"], _parsed(g, "interpretation"),
+                                                    strict=True) if item]
+
+
+def _layer(site: str) -> str:
+    return site.split(".head.")[0]
+
+
 def interpretation(ok: pd.DataFrame) -> list[str]:
+    """Per run, then summarised over runs: a head or latent index names a position in one
+    trained model only (each seed trains its own), so nothing is averaged by index."""
     md = ["## What carries the anomaly score", "",
-          "**Heads.** Each attention head's output on a lesioned slice is replaced by its value "
-          "on a healthy slice, and the lesioned slice's reconstruction score is measured again "
-          "(`circuitvae.anomaly_circuits.site_score_effects`). A negative effect means the score "
-          "drops: the score depends on that head's response to the anomaly. The share is the "
-          "effect over the slice's score. Mean over seeds.", ""]
+          "**Heads.** Each attention head's output on an anomalous input is replaced by its "
+          "value on a normal one (a lesioned slice and a healthy slice; a malignant and a "
+          "benign row), and the anomalous input's reconstruction score is measured again "
+          "(`circuitvae.anomaly_circuits.site_score_effects`). The share is that change over "
+          "the score: negative means the score drops, so the score depends on the head's "
+          "response to the anomaly. Heads are compared within a run only: head *h* of one "
+          "seed's model is not head *h* of another's. Per layer: the largest |share| of its "
+          "heads in each run (mean and max over runs), and how many (head, run) effects are "
+          "positive.", ""]
     rows = []
     for (ds, arch), g in ok.groupby(["dataset", "architecture"]):
-        per: dict[str, list[tuple[float, float]]] = {}
-        for item in _parsed(g, "interpretation"):
-            for h in (item or {}).get("heads", []):
-                per.setdefault(h["site"], []).append((h["effect"], h["share"]))
-        for site, vals in sorted(per.items()):
-            e = np.array(vals)
-            rows.append([ds, arch, site, f"{e[:, 0].mean():.4g}", f"{e[:, 1].mean():+.3g}",
-                         str(len(e))])
+        per_layer: dict[str, list[list[float]]] = {}
+        for _, item in _runs_of(g):
+            by_layer: dict[str, list[float]] = {}
+            for h in item.get("heads", []):
+                by_layer.setdefault(_layer(h["site"]), []).append(float(h["share"]))
+            for layer, shares in by_layer.items():
+                per_layer.setdefault(layer, []).append(shares)
+        for layer, runs in sorted(per_layer.items()):
+            largest = np.array([max(abs(v) for v in r) for r in runs])
+            flat = [v for r in runs for v in r]
+            rows.append([ds, arch, layer, str(len(runs)), f"{largest.mean():.3g}",
+                         f"{largest.max():.3g}",
+                         f"{sum(v > 0 for v in flat)} of {len(flat)}"])
     if rows:
-        md += ["| dataset | model | head | effect on score | share | runs |",
-               "|---|---|---|---|---|---|"]
+        md += ["| dataset | model | layer | runs | largest share (mean over runs) | "
+               "largest share (max) | positive effects |", "|---|---|---|---|---|---|---|"]
         md += ["| " + " | ".join(r) + " |" for r in rows] + [""]
     else:
         md += ["No head effects (no finished attention runs).", ""]
     md += ["**Latents.** The CES of each latent on the score: the mean absolute change of the "
-           "lesioned slices' score as the latent sweeps its calibrated grid "
-           "(`latent_score_ces`); the +- is its standard deviation over Monte-Carlo dropout "
-           "passes, the epistemic error bar. Mean over seeds.", ""]
+           "anomalous inputs' score as the latent sweeps its calibrated grid "
+           "(`latent_score_ces`); its standard deviation over Monte-Carlo dropout passes is the "
+           "epistemic error bar. Per run: the three latents with the largest CES (that run's "
+           "latent indices) and the share of the summed CES they carry; the error bar as a "
+           "share of each CES, averaged over latents.", ""]
     lrows = []
     for (ds, arch), g in ok.groupby(["dataset", "architecture"]):
-        ces = [item["latent_ces"] for item in _parsed(g, "interpretation")
-               if item and "latent_ces" in item]
-        if not ces:
-            continue
-        m = np.mean([c["ces"] for c in ces], axis=0)
-        sd = np.mean([c["sd"] for c in ces], axis=0)
-        order = np.argsort(-m)
-        lrows.append([ds, arch, ", ".join(f"z{j} {m[j]:.3g} +- {sd[j]:.2g}"
-                                          for j in order[:5])])
+        for seed, item in sorted(_runs_of(g), key=lambda r: r[0]):
+            if "latent_ces" not in item:
+                continue
+            ces = np.asarray(item["latent_ces"]["ces"], dtype=float)
+            sd = np.asarray(item["latent_ces"]["sd"], dtype=float)
+            top = np.argsort(-ces)[:3]
+            share = ces[top].sum() / ces.sum() if ces.sum() > 0 else math.nan
+            rel = np.nanmean(np.where(ces > 0, sd / np.where(ces > 0, ces, 1.0), np.nan))
+            lrows.append([ds, arch, str(seed), ", ".join(f"z{j} {ces[j]:.3g}" for j in top),
+                          f"{share:.2f} of {len(ces)}", f"{rel:.1%}"])
     if lrows:
-        md += ["| dataset | model | top latents (CES on the score +- epistemic sd) |",
-               "|---|---|---|"] + ["| " + " | ".join(r) + " |" for r in lrows] + [""]
+        md += ["| dataset | model | seed | top three latents (CES on the score) | their share "
+               "of the summed CES | epistemic sd / CES |", "|---|---|---|---|---|---|"]
+        md += ["| " + " | ".join(r) + " |" for r in lrows] + [""]
     return md
 
 
@@ -131,34 +157,35 @@ def figures(ok: pd.DataFrame, fig_dir: Path) -> list[str]:
         axes[r][0].legend(fontsize=7)
     out.append(("roc_pr_curves.png", fig))
 
-    interp = [(ds, arch, item) for ds, arch, item in zip(ok["dataset"], ok["architecture"],
-                                                         _parsed(ok, "interpretation"),
-                                                         strict=True)
-              if item and arch == "bayes_attention_vae" and item.get("heads")]
+    interp = [(ds, seed, item) for ds, arch, seed, item in zip(
+        ok["dataset"], ok["architecture"], ok["seed"], _parsed(ok, "interpretation"),
+        strict=True) if item and arch == "bayes_attention_vae" and item.get("heads")]
     if interp:
-        by_ds: dict[str, list[dict[str, Any]]] = {}
-        for ds, _, item in interp:
-            by_ds.setdefault(ds, []).append(item)
+        by_ds: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for ds, seed, item in interp:
+            by_ds.setdefault(ds, []).append((int(seed), item))
         fig = new_figure((10, 3.2 * len(by_ds)))
         axes = fig.subplots(len(by_ds), 2, squeeze=False)
         for r, (ds, items) in enumerate(sorted(by_ds.items())):
-            sites = sorted({h["site"] for it in items for h in it["heads"]})
-            eff = np.array([[next((h["share"] for h in it["heads"] if h["site"] == s), np.nan)
-                             for s in sites] for it in items])
-            a = axes[r][0]
-            a.bar(range(len(sites)), np.nanmean(eff, 0), yerr=np.nanstd(eff, 0), capsize=2)
-            a.set_xticks(range(len(sites)), [s.replace(".head.", " h") for s in sites],
-                         rotation=60, fontsize=7)
+            a, b = axes[r]
+            for seed, it in sorted(items, key=lambda t: t[0]):
+                shares = sorted((h["share"] for h in it["heads"]), key=abs, reverse=True)
+                a.plot(range(1, len(shares) + 1), shares, marker="o", label=f"seed {seed}")
+                if "latent_ces" in it:
+                    ces = np.asarray(it["latent_ces"]["ces"], dtype=float)
+                    sd = np.asarray(it["latent_ces"]["sd"], dtype=float)
+                    order = np.argsort(-ces)
+                    b.errorbar(range(1, len(ces) + 1), ces[order], yerr=sd[order], marker="o",
+                               capsize=2, label=f"seed {seed}")
             a.axhline(0, color="grey", lw=0.5)
-            a.set_title(f"{ds}: score change when a head sees healthy input (share)",
+            a.set_xlabel("head, by |share| within the run", fontsize=8)
+            a.set_title(f"{ds}: score change when a head sees normal input (share)",
                         fontsize=9)
-            ces = np.array([it["latent_ces"]["ces"] for it in items if "latent_ces" in it])
-            sd = np.array([it["latent_ces"]["sd"] for it in items if "latent_ces" in it])
-            if ces.size:
-                b = axes[r][1]
-                b.bar(range(ces.shape[1]), ces.mean(0), yerr=sd.mean(0), capsize=2)
-                b.set_xlabel("latent", fontsize=8)
-                b.set_title(f"{ds}: CES on the score (+- epistemic sd)", fontsize=9)
+            a.legend(fontsize=7)
+            b.set_xlabel("latent, by CES within the run", fontsize=8)
+            b.set_title(f"{ds}: CES on the score (+- epistemic sd)", fontsize=9)
+        fig.suptitle("Bayesian attention VAE, each run on its own (indices are not shared "
+                     "across seeds)", fontsize=9)
         out.append(("what_carries_the_score.png", fig))
 
     examples = [(row.dataset, e) for row, e in zip(ok.itertuples(), _parsed(ok, "example"),
