@@ -80,6 +80,38 @@ def _verdict_cell(f: Finding, rows: pd.DataFrame, withheld: bool) -> str:
     return cell
 
 
+def _mean_ci_cell(row: pd.Series) -> str:
+    """``mean [low, high] (n=k)``; a single run has no interval, so just ``mean (n=1)``."""
+    n = int(row["n"])
+    if n < 2:
+        return f"{row['mean']:.4g} (n={n})"
+    return f"{row['mean']:.4g} [{row['low']:.3g}, {row['high']:.3g}] (n={n})"
+
+
+def _means_per_dataset(ok: pd.DataFrame, metrics: Sequence[str], seed: int) -> list[str]:
+    """One table per dataset: each metric's mean and bootstrap CI over that dataset's runs per
+    architecture. Datasets are never pooled: a pooled mean mixes scales (an MSE on Adult is not
+    an MSE on dSprites) and weighs datasets by how many runs finished. Metrics with no value on
+    a dataset are left out of its table."""
+    summ = stats.summary_ci(ok, metrics, ("dataset", "architecture"), seed=seed)
+    if summ.empty:
+        return ["No metric values.", ""]
+    md: list[str] = []
+    for dataset, by_dataset in summ.groupby("dataset", sort=True):
+        archs = sorted(by_dataset["architecture"].unique())
+        body = []
+        for m in metrics:
+            s = by_dataset[(by_dataset["metric"] == m) & (by_dataset["n"] > 0)]
+            if s.empty:
+                continue
+            s = s.set_index("architecture")
+            body.append([m] + [_mean_ci_cell(s.loc[a]) if a in s.index else ""
+                               for a in archs])
+        if body:
+            md += [f"### {dataset}", "", _table(["metric", *archs], body), ""]
+    return md or ["No metric values.", ""]
+
+
 def _adequacy(rows: pd.DataFrame) -> list[str]:
     have = [c for c in ADEQUACY_COLUMNS
             if c in rows.columns and pd.to_numeric(rows[c], errors="coerce").notna().any()]
@@ -282,18 +314,8 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
               for f in found if f.status == "not computable"]
     md += (lines or ["Everything was computed."]) + [""]
 
-    md += ["## Means per architecture (95% bootstrap CI over runs)", ""]
-    summ = stats.summary_ci(ok, metrics, ("architecture",), seed=seed) if len(ok) else None
-    if summ is None or summ.empty:
-        md += ["No finished runs.", ""]
-    else:
-        archs = sorted(summ["architecture"].unique())
-        body = []
-        for m in metrics:
-            s = summ[summ["metric"] == m].set_index("architecture")
-            body.append([m] + [f"{s.at[a, 'mean']:.4g} [{s.at[a, 'low']:.3g}, "
-                               f"{s.at[a, 'high']:.3g}]" if a in s.index else "" for a in archs])
-        md += [_table(["metric", *archs], body), ""]
+    md += ["## Means per architecture and dataset (95% bootstrap CI over seeds)", ""]
+    md += _means_per_dataset(ok, metrics, seed) if len(ok) else ["No finished runs.", ""]
 
     md += ["## Significant pairwise differences (Wilcoxon signed-rank over (dataset, seed), "
            "Holm-Sidak per metric)", ""]

@@ -89,3 +89,23 @@ def test_report_study_choice(tmp_path, study, tiny_grid, chosen, other):
     md = write_report(tmp_path, study=chosen.name, figures=False).read_text()
     assert all(f.claim in md for f in chosen.findings)
     assert not any(f.claim in md for f in other.findings)
+
+
+def test_means_are_per_dataset_never_pooled(tmp_path, study):
+    # MSE is 100x larger on one dataset: a pooled mean (50.5) would describe neither
+    def scaled(spec):
+        return {"mse": 100.0 if spec.dataset == "adult" else 1.0,
+                "ces_calibrated": 0.1 + 0.01 * spec.seed % 3}
+
+    grid = study.grid("paper", architectures=("vae",), datasets=("adult", "german_credit"),
+                      seeds=(42, 123))
+    run_study(dataclasses.replace(study, task=scaled), grid, tmp_path, progress=False)
+    md = write_report(tmp_path, figures=False).read_text()
+    means = md.split("## Means per architecture and dataset")[1].split("\n## ")[0]
+    adult = means.split("### adult")[1].split("###")[0]
+    german = means.split("### german_credit")[1]
+    assert "| mse | 100 [100, 100] (n=2) |" in adult
+    assert "| mse | 1 [1, 1] (n=2) |" in german
+    assert "50.5" not in means
+    # a metric with no value on any run is left out, not shown as nan
+    assert "nan" not in means and "| specificity |" not in means

@@ -116,6 +116,20 @@ def test_mig_stable_reaches_every_verdict():
                                        mig_k50=(0.3, 0))) == UNDERPOWERED
 
 
+def test_mig_context_flags_a_band_wider_than_the_mig():
+    from circuitvae.zoo.studies.sparsity_report import mig_context
+
+    base = frame(SEED_LIKE)
+    low = "\n".join(mig_context(base.assign(mig_ref=0.02, mig_k50=0.04, mig_final=0.04)))
+    assert "largest MIG at the reference epoch, at k = 50 or at the end is 0.040" in low
+    assert "in 12 of 12 runs MIG stays below" in low
+    assert "MIG at k = 50 is 2.00x [2.00, 2.00]" in low
+    assert '"MIG does not fall while units die"' in low
+    high = "\n".join(mig_context(base.assign(mig_ref=0.3, mig_k50=0.3, mig_final=0.3)))
+    assert "in 0 of 12 runs" in high and "1.00x" in high and "does not fall" not in high
+    assert "No Top-k or L1 run" in mig_context(base)[2]
+
+
 def test_no_revival_reaches_every_verdict():
     base = frame(SEED_LIKE, dead_final=0.5)
     assert verdict("no_revival", base.assign(revived=0.0)) == REPRODUCED
