@@ -44,6 +44,10 @@ def test_complete_report_from_tiny_grid(tmp_path, study):
     for y in ("auc", "specificity", "dci_disentanglement", "fgd"):
         assert f"| ces_calibrated | {y} | mse |" in section
     assert "too few runs for a CI" in section and "nan" not in section
+    # the downstream tasks given MSE: declared, and not computable without their columns
+    for y in ("impute_rmse", "impute_accuracy", "anomaly_roc_auc"):
+        for x in ("specificity", "ces_calibrated"):
+            assert f"| {x} | {y} | mse |  | not computable: column missing |" in section
 
 
 def test_findings_on_a_richer_fake_grid(tmp_path, image_study):

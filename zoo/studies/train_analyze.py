@@ -304,6 +304,12 @@ DOWNSTREAM_CORRELATIONS: tuple[tuple[str, str], ...] = tuple(
 CES_GIVEN_MSE: tuple[tuple[str, str, str], ...] = tuple(
     ("ces_calibrated", y, "mse") for y in ("auc", "specificity", "dci_disentanglement", "fgd"))
 
+#: do specificity and CES tell anything about the downstream tasks beyond reconstruction?
+#: (methods.md section 11: the same question as CES_GIVEN_MSE, asked of each task)
+DOWNSTREAM_GIVEN_MSE: tuple[tuple[str, str, str], ...] = tuple(
+    (x, task, "mse") for task in ("impute_rmse", "impute_accuracy", "anomaly_roc_auc")
+    for x in ("specificity", "ces_calibrated"))
+
 
 def paper_study(*, name: str, title: str, architectures: tuple[str, ...],
                 datasets: tuple[str, ...], findings: tuple[FindingRule, ...],
@@ -317,5 +323,6 @@ def paper_study(*, name: str, title: str, architectures: tuple[str, ...],
         prepare=prepare_data, findings=findings,
         report=ReportSpec(metrics=REPORT_METRICS, headline="ces_calibrated",
                           scatters=(("ces_calibrated", "mse"), ("specificity", "auc")),
-                          partials=CES_GIVEN_MSE, correlations=DOWNSTREAM_CORRELATIONS),
+                          partials=CES_GIVEN_MSE + DOWNSTREAM_GIVEN_MSE,
+                          correlations=DOWNSTREAM_CORRELATIONS),
     )
