@@ -24,6 +24,7 @@ matplotlib is imported inside the functions, so ``import circuitvae`` never need
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -703,6 +704,13 @@ def _palette(names: Sequence[str]) -> dict[str, Any]:
     return {n: cmap(i % cmap.N) for i, n in enumerate(names)}
 
 
+def natural_key(name: Any) -> tuple:
+    """Sort key that orders the numbers inside names by value: ``beta0.5 < beta2 < beta16``
+    (a plain sort puts ``beta16`` before ``beta2``)."""
+    parts = re.split(r"(\d+(?:\.\d+)?)", str(name))
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts))
+
+
 def _no_data(ax: Axes, what: str) -> None:
     ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes)
 
@@ -713,7 +721,8 @@ def metric_by_architecture(rows: pd.DataFrame, metric: str) -> Figure:
 
     fig = _figure((7, 4))
     ax = fig.add_subplot()
-    archs = sorted(rows["architecture"].dropna().unique()) if len(rows) else []
+    archs = (sorted(rows["architecture"].dropna().unique(), key=natural_key)
+             if len(rows) else [])
     datasets = sorted(rows["dataset"].dropna().unique()) if len(rows) else []
     colors = _palette(datasets)
     if metric in rows.columns and archs:
@@ -766,21 +775,38 @@ def metric_scatter(rows: pd.DataFrame, x: str, y: str) -> Figure:
 
 
 def metric_means(rows: pd.DataFrame, metrics: Sequence[str]) -> Figure:
-    """Each metric's mean per architecture, one small bar panel per metric."""
+    """Each metric's mean per architecture and dataset, one small bar panel per metric: a
+    group of bars per architecture, one bar per dataset (coloured as in the other study
+    figures). Datasets are never pooled: their scales differ."""
     import pandas as pd
 
     n = max(1, len(metrics))
     ncol = min(4, n)
     nrow = int(np.ceil(n / ncol))
-    fig = _figure((3.2 * ncol, 2.6 * nrow))
+    fig = _figure((3.2 * ncol, 2.6 * nrow + 0.3))
     axes = fig.subplots(nrow, ncol, squeeze=False)
+    archs = (sorted(rows["architecture"].dropna().unique(), key=natural_key)
+             if len(rows) else [])
+    datasets = sorted(rows["dataset"].dropna().unique()) if len(rows) else []
+    colors = _palette(datasets)
+    width = 0.8 / max(1, len(datasets))
     for ax, m in zip(axes.ravel(), metrics, strict=False):
-        means = pd.to_numeric(rows[m], errors="coerce").groupby(rows["architecture"]).mean()
-        ax.bar(range(len(means)), means.to_numpy(float), color="tab:blue")
-        ax.set_xticks(range(len(means)), means.index, rotation=45, fontsize=6)
+        if m not in rows.columns or not archs:
+            _no_data(ax, m)
+            continue
+        means = (pd.to_numeric(rows[m], errors="coerce")
+                 .groupby([rows["architecture"], rows["dataset"]]).mean())
+        for j, d in enumerate(datasets):
+            heights = [means.get((a, d), np.nan) for a in archs]
+            ax.bar(np.arange(len(archs)) + (j - (len(datasets) - 1) / 2) * width, heights,
+                   width=width, color=colors[d], label=d)
+        ax.set_xticks(range(len(archs)), archs, rotation=45, fontsize=6)
         ax.set_title(m, fontsize=8)
     if not metrics:
         _no_data(axes[0, 0], "no metric")
+    elif datasets:
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center",
+                   ncol=min(len(datasets), 6), fontsize=7, frameon=False)
     for ax in axes.ravel()[len(metrics):]:
         ax.axis("off")
     return fig

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
+from ..plot import natural_key
 from ..protocol import CircuitVAEError
 from .findings import VERDICTS, WITHHELD, Finding, SensitivityRow, evaluate, sensitivity
 from .grid import GridSpec
@@ -98,7 +99,7 @@ def _means_per_dataset(ok: pd.DataFrame, metrics: Sequence[str], seed: int) -> l
         return ["No metric values.", ""]
     md: list[str] = []
     for dataset, by_dataset in summ.groupby("dataset", sort=True):
-        archs = sorted(by_dataset["architecture"].unique())
+        archs = sorted(by_dataset["architecture"].unique(), key=natural_key)
         body = []
         for m in metrics:
             s = by_dataset[(by_dataset["metric"] == m) & (by_dataset["n"] > 0)]

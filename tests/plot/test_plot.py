@@ -261,3 +261,22 @@ def test_metric_scatter_titles_the_within_dataset_and_the_pooled_r():
     w, p = stats.within_correlation(rows, "x", "y"), stats.correlation(rows, "x", "y")
     assert f"within-dataset r={w.r:.3f}" in title and f"pooled r={p.r:.3f}" in title
     assert p.r > 0.9 > abs(w.r)
+
+
+def test_metric_means_draws_one_bar_per_architecture_and_dataset():
+    rows = pd.DataFrame({"architecture": ["vae", "vae", "vae", "beta_vae"],
+                         "dataset": ["adult", "adult", "dsprites", "adult"],
+                         "mse": [1.0, 3.0, 100.0, 5.0]})
+    fig = plot.metric_means(rows, ["mse", "absent"])
+    panel, missing = fig.axes[0], fig.axes[1]
+    heights = sorted(p.get_height() for p in panel.patches if np.isfinite(p.get_height()))
+    # adult: vae 2 (mean of 1 and 3), beta_vae 5; dsprites: vae 100; never the pooled 34.67
+    assert heights == [2.0, 5.0, 100.0]
+    assert [t.get_text() for t in missing.texts] == ["no data: absent"]
+    assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == ["adult", "dsprites"]
+
+
+def test_natural_key_orders_numbers_by_value():
+    names = ["beta16", "beta2", "beta0.5", "vae", "beta1", "latent32", "latent4"]
+    assert sorted(names, key=plot.natural_key) == [
+        "beta0.5", "beta1", "beta2", "beta16", "latent4", "latent32", "vae"]
