@@ -226,6 +226,7 @@ def run_study(
     busy: list[RunSpec] = []
     by_other = 0
     produced: set[str] = set()  # the refresh names some run of this call produced
+    claimed: dict[str, Any] = {}  # run id -> its row as read under the lock (None: none yet)
 
     with _progress(len(todo), f"study {grid.name}", progress) as bar:
 
@@ -243,10 +244,11 @@ def run_study(
                 by_other += 1
                 bar.update(1)
                 return None
+            claimed[spec.run_id] = row
             return lock
 
         def record(row: Mapping[str, Any]) -> None:
-            old = store.read_row(row["run_id"], locked=True) if refresh else None
+            old = claimed.pop(row["run_id"], None) if refresh else None
             if old is not None and old["status"] == "ok":
                 if row["status"] == "ok":
                     check = {**refresh_check(old, row), "requested": list(refresh)}
