@@ -128,6 +128,11 @@ def check_sites(model: Any, names: Iterable[str], valid: Collection[str] | None 
     The message names the unknown sites, suggests close matches (a name whose last component
     appears in a valid name) and lists the valid sites.
     """
+    names = [names] if isinstance(names, str) else list(names)
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise SiteError(f"a site name must be a str, got {bad[0]!r} "
+                        f"({type(bad[0]).__name__})")
     wanted = list(dict.fromkeys(names))
     if not wanted:
         return

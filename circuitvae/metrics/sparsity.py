@@ -33,7 +33,7 @@ from sklearn.metrics import mutual_info_score
 from ..hooks import run_unchecked
 from ..interventions.batching import chunk_rows, chunks
 from ..passes import Method, RunResult
-from ..protocol import CircuitVAEError, check_input, check_int
+from ..protocol import CircuitVAEError, as_tensor, check_input, check_int
 from ..sitemap import check_sites
 from ._discretize import histogram_discretize
 
@@ -42,31 +42,70 @@ DEAD_THRESHOLDS: tuple[float | str, ...] = (0.0, 1e-6, 1e-3, 1e-2, "relative")
 _TINY = 1e-10
 
 
+def _array(values: Any, name: str) -> np.ndarray:
+    """``values`` (a tensor, an array or nested lists) as a numpy array; a clear error for a
+    ragged list."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().numpy()
+    try:
+        return np.asarray(values)
+    except ValueError as err:  # e.g. rows of different lengths
+        raise CircuitVAEError(f"{name} must be a rectangular array: {err}") from None
+
+
 def unit_matrix(acts: Any, name: str = "acts") -> np.ndarray:
     """``acts`` as a finite float64 ``(N, U)`` matrix; ``(N, C, ...)`` is reduced per channel
     to its largest activation over its positions (signed, as "dead" is: above tau)."""
-    a = acts.detach().cpu().numpy() if isinstance(acts, torch.Tensor) else np.asarray(acts)
-    if a.dtype == object or not np.issubdtype(a.dtype, np.number):
-        raise CircuitVAEError(f"{name} must be numeric, got dtype {a.dtype}")
+    a = _array(acts, name)
+    if a.dtype.kind not in "iuf":  # bool, complex, str and object are not activations
+        raise CircuitVAEError(f"{name} must be real numbers, got dtype {a.dtype}")
     a = a.astype(np.float64)
     if a.ndim < 2:
         raise CircuitVAEError(f"{name} must be (N, units), got shape {a.shape}")
+    if a.size == 0:
+        raise CircuitVAEError(f"{name} is empty (shape {a.shape})")
     if a.ndim > 2:
         a = a.reshape(a.shape[0], a.shape[1], -1).max(axis=2)
-    if a.shape[0] == 0 or a.shape[1] == 0:
-        raise CircuitVAEError(f"{name} is empty (shape {a.shape})")
     if not np.isfinite(a).all():
         raise CircuitVAEError(f"{name} contains NaN or Inf values")
     return a
 
 
-def _threshold(a: np.ndarray, tau: float | str) -> float:
-    if tau == "relative":
-        positive = a[a > 0]
-        return 0.01 * float(positive.mean()) if positive.size else 0.0
-    if (isinstance(tau, str | bool) or not isinstance(tau, int | float | np.number)
+def _check_threshold(tau: Any) -> float | str:
+    """``tau`` if it is a number >= 0 or ``"relative"``; else a clear error."""
+    if isinstance(tau, str) and tau == "relative":
+        return tau
+    if (isinstance(tau, str | bool) or not isinstance(tau, int | float | np.integer
+                                                       | np.floating)
             or not np.isfinite(float(tau)) or float(tau) < 0):
         raise CircuitVAEError(f"a threshold must be a number >= 0 or 'relative', got {tau!r}")
+    return tau
+
+
+def check_thresholds(thresholds: Any) -> tuple[float | str, ...]:
+    """``thresholds`` as a non-empty tuple of valid thresholds; a single threshold (a number
+    or ``"relative"``) is a tuple of one."""
+    if isinstance(thresholds, str | int | float | np.integer | np.floating):
+        thresholds = (thresholds,)
+    elif isinstance(thresholds, np.ndarray | torch.Tensor):
+        thresholds = tuple(thresholds.tolist()) if thresholds.ndim else (thresholds.item(),)
+    try:
+        out = tuple(thresholds)
+    except TypeError:
+        raise CircuitVAEError(f"thresholds must be a sequence of numbers >= 0 or 'relative', "
+                              f"got {thresholds!r}") from None
+    if not out:
+        raise CircuitVAEError("thresholds is empty")
+    return tuple(_check_threshold(t) for t in out)
+
+
+def _threshold(a: np.ndarray, tau: float | str) -> float:
+    if _check_threshold(tau) == "relative":
+        positive = a[a > 0]
+        if not positive.size:
+            return 0.0
+        top = float(positive.max())  # the mean as top * mean(a / top): no overflow near 1e308
+        return 0.01 * top * float((positive / top).mean())
     return float(tau)
 
 
@@ -85,8 +124,7 @@ class DeadUnits:
 def dead_units(acts: Any, thresholds: Sequence[float | str] = DEAD_THRESHOLDS) -> DeadUnits:
     """Dead-unit rates: unit u is dead at tau when ``max_n a_nu <= tau``."""
     a = unit_matrix(acts)
-    if not thresholds:
-        raise CircuitVAEError("thresholds is empty")
+    thresholds = check_thresholds(thresholds)
     peak = a.max(axis=0)
     rates, masks, values = {}, {}, {}
     for tau in thresholds:
@@ -138,14 +176,7 @@ class Selectivity:
 def factor_selectivity(acts: Any, factors: Any, *, n_bins: int = 20) -> Selectivity:
     """Mutual information of each unit's (histogram-binned) activation with each factor."""
     a = unit_matrix(acts)
-    f = np.asarray(factors)
-    if f.dtype.kind not in "biuf" or (f.dtype.kind == "f" and not np.isfinite(f).all()):
-        raise CircuitVAEError("factors must be finite numbers (integer classes)")
-    if f.ndim == 1:
-        f = f[:, None]
-    if f.ndim != 2 or f.shape[0] != a.shape[0]:
-        raise CircuitVAEError(f"factors must be (N, K) with N = {a.shape[0]} rows like acts, "
-                              f"got shape {f.shape}")
+    f = _factor_labels(factors, a.shape[0])
     check_int("n_bins", n_bins, minimum=2)
     mi = np.zeros((a.shape[1], f.shape[1]))
     entropy = np.array([mutual_info_score(f[:, k], f[:, k]) for k in range(f.shape[1])])
@@ -153,7 +184,7 @@ def factor_selectivity(acts: Any, factors: Any, *, n_bins: int = 20) -> Selectiv
     if varying.size:
         binned = histogram_discretize(a[:, varying], n_bins).astype(np.int64)
         for k in range(f.shape[1]):
-            mi[varying, k] = mutual_info_columns(binned, f[:, k])
+            mi[varying, k] = mutual_info_columns(binned, f[:, k].astype(np.int64))
     best = np.where(mi.max(axis=1) > 0, mi.argmax(axis=1), -1)
     sel = np.zeros(a.shape[1])
     has = best >= 0
@@ -161,9 +192,38 @@ def factor_selectivity(acts: Any, factors: Any, *, n_bins: int = 20) -> Selectiv
     return Selectivity(mi, sel, best)
 
 
-def mutual_info_columns(labels: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _factor_labels(factors: Any, n_rows: int, name: str = "factors") -> np.ndarray:
+    """``factors`` as an ``(N, K)`` matrix of integer class labels with ``N = n_rows``, at
+    least one column, and at least one column that varies (else no selectivity is defined)."""
+    f = _array(factors, name)
+    if f.dtype.kind not in "biuf" or (f.dtype.kind == "f" and not np.isfinite(f).all()):
+        raise CircuitVAEError(f"{name} must be finite numbers (integer classes)")
+    if f.dtype.kind == "f" and not np.array_equal(f, np.round(f)):
+        raise CircuitVAEError(f"{name} must be integer class labels, got non-integer values: "
+                              "discretize a continuous factor first (e.g. into its grid "
+                              "positions)")
+    if f.ndim == 1:
+        f = f[:, None]
+    if f.ndim != 2 or f.shape[0] != n_rows or f.shape[1] == 0:
+        raise CircuitVAEError(f"{name} must be (N, K) with N = {n_rows} rows like acts and "
+                              f"K >= 1, got shape {f.shape}")
+    if not (np.ptp(f, axis=0) > 0).any():
+        raise CircuitVAEError(f"no column of {name} varies over the {n_rows} rows: "
+                              "selectivity to a constant factor is undefined")
+    return f
+
+
+def mutual_info_columns(labels: Any, target: Any) -> np.ndarray:
     """``(U,)``: ``mutual_info_score(target, labels[:, u])`` (nats, the plug-in estimate) for
-    every column of the integer matrix ``labels`` ``(N, U)`` at once, from one joint count."""
+    every column of the integer matrix ``labels`` ``(N, U)`` at once, from one joint count.
+    ``target`` ``(N,)`` holds integer class labels."""
+    labels, target = _array(labels, "labels"), _array(target, "target")
+    if labels.ndim != 2 or labels.size == 0 or labels.dtype.kind not in "biu":
+        raise CircuitVAEError(f"labels must be a non-empty (N, U) integer matrix, got shape "
+                              f"{labels.shape} and dtype {labels.dtype}")
+    if target.ndim != 1 or target.shape[0] != labels.shape[0] or target.dtype.kind not in "biu":
+        raise CircuitVAEError(f"target must be (N,) integer labels with N = {labels.shape[0]} "
+                              f"like labels, got shape {target.shape} and dtype {target.dtype}")
     n, u = labels.shape
     _, cols = np.unique(labels, return_inverse=True)  # compact codes 0..B-1
     cols = cols.reshape(n, u)
@@ -236,7 +296,14 @@ class SparsityTracker:
 
     def __init__(self, site: str, x_eval: Any, *, tau: float | str = 0.0,
                  thresholds: Sequence[float | str] = DEAD_THRESHOLDS) -> None:
-        self.site, self.x_eval, self.tau, self.thresholds = site, x_eval, tau, tuple(thresholds)
+        if not isinstance(site, str) or not site:
+            raise CircuitVAEError(f"site must be a site name (a str), got {site!r}")
+        x = as_tensor(x_eval, name="x_eval")
+        if x.ndim < 2 or x.shape[0] == 0:
+            raise CircuitVAEError(f"x_eval must hold at least one row (N, ...), got shape "
+                                  f"{tuple(x.shape)}")
+        self.site, self.x_eval = site, x_eval
+        self.tau, self.thresholds = _check_threshold(tau), check_thresholds(thresholds)
         self.densities: list[FeatureDensity] = []
 
     def __call__(self, model: Any, epoch: int) -> dict[str, float]:
@@ -258,6 +325,7 @@ __all__ = [
     "Selectivity",
     "SiteSparsity",
     "SparsityTracker",
+    "check_thresholds",
     "dead_units",
     "encoder_site_and_means",
     "factor_selectivity",

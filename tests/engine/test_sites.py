@@ -47,3 +47,18 @@ def test_dry_run_leaves_training_mode_and_batchnorm_stats_untouched():
     before = bn.running_mean.clone()
     cv.sites(model)
     assert model.training and torch.equal(bn.running_mean, before)
+
+
+@pytest.mark.parametrize("bad", [None, 3, ("encoder", 1)])
+def test_a_site_name_that_is_not_a_str_is_named(tiny, bad):
+    from circuitvae.sitemap import check_sites
+
+    with pytest.raises(cv.SiteError, match="a site name must be a str"):
+        check_sites(tiny, [bad])
+
+
+def test_one_site_name_as_a_str_is_one_site(tiny):
+    from circuitvae.sitemap import check_sites
+
+    with pytest.raises(cv.SiteError, match="unknown site 'nope'"):
+        check_sites(tiny, "nope")

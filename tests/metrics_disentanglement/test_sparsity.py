@@ -13,6 +13,7 @@ from circuitvae.metrics.sparsity import (
     factor_selectivity,
     feature_density,
     l0,
+    mutual_info_columns,
     site_sparsity,
 )
 
@@ -74,6 +75,24 @@ def test_factor_selectivity_finds_the_unit_of_each_factor():
     (lambda: dead_units(ACTS, thresholds=()), "empty"),
     (lambda: factor_selectivity(ACTS, np.zeros((3, 1))), "N = 4 rows"),
     (lambda: feature_density(ACTS, bins=0), "bins"),
+    # an empty 3-D activation is named before it is reduced per channel
+    (lambda: dead_units(np.zeros((0, 4, 3))), "empty"),
+    (lambda: dead_units(np.zeros((6, 4, 0))), "empty"),
+    (lambda: dead_units([[1.0, 2.0], [3.0]]), "rectangular"),
+    (lambda: dead_units(ACTS.astype(complex)), "real numbers"),
+    # factors: whole-number classes only, at least one column, and one that varies
+    (lambda: factor_selectivity(ACTS, np.array([0.1, 0.5, 0.2, 0.9])), "integer class labels"),
+    (lambda: factor_selectivity(ACTS, np.zeros((4, 0))), "K >= 1"),
+    (lambda: factor_selectivity(ACTS, np.zeros((4, 2))), "no column of factors varies"),
+    (lambda: mutual_info_columns(np.zeros(4, int), np.zeros(4, int)), "labels must be"),
+    (lambda: mutual_info_columns(np.zeros((4, 2), int), np.zeros(3, int)), "target must be"),
+    (lambda: mutual_info_columns(np.zeros((4, 2), int), np.zeros(4)), "target must be"),
+    # the tracker checks its arguments when it is made, not after the first epoch
+    (lambda: SparsityTracker("sparse", None), "x_eval"),
+    (lambda: SparsityTracker("sparse", np.zeros((0, 3))), "x_eval"),
+    (lambda: SparsityTracker(3, ACTS), "site must be"),
+    (lambda: SparsityTracker("sparse", ACTS, tau=-1), "threshold"),
+    (lambda: SparsityTracker("sparse", ACTS, thresholds=[]), "thresholds is empty"),
 ])
 def test_bad_inputs_are_named(call, match):
     with pytest.raises(cv.CircuitVAEError, match=match):
@@ -125,3 +144,27 @@ def test_bad_factors_and_callbacks_are_named():
         train(model, x, max_epochs=1, verbose=False, callbacks=[3])
     one = train(model, x, max_epochs=1, verbose=False, callbacks=lambda m, e: {"k": 2})
     assert one.history[0]["k"] == 2.0  # a lone callable is accepted
+
+
+def test_a_single_threshold_and_an_array_of_thresholds_are_accepted():
+    assert dead_units(ACTS, thresholds=1e-3).rates == {"0.001": 0.6}
+    assert dead_units(ACTS, thresholds="relative").rates == dead_units(
+        ACTS, thresholds=("relative",)).rates
+    assert dead_units(ACTS, thresholds=np.array([0.0, 1e-3])).rates == {"0.0": 0.4,
+                                                                      "0.001": 0.6}
+    assert SparsityTracker("sparse", ACTS, thresholds=0.01).thresholds == (0.01,)
+
+
+def test_relative_threshold_does_not_overflow_near_the_float_limit():
+    # every value is positive: no unit is dead, however large the values
+    huge = np.full((3, 2), 1e308)
+    assert dead_units(huge, thresholds=("relative",)).rates == {"relative": 0.0}
+    np.testing.assert_allclose(dead_units(huge, thresholds=("relative",)).values["relative"],
+                               1e306)
+
+
+def test_whole_number_float_factors_are_classes():
+    f = np.array([0, 1, 2, 3])
+    a = factor_selectivity(ACTS, f)
+    b = factor_selectivity(ACTS, f.astype(float))
+    np.testing.assert_array_equal(a.mi, b.mi)

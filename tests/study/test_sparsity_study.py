@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from circuitvae.protocol import CircuitVAEError
 from circuitvae.study import ResultStore, RunSpec, run_study, write_report
 from circuitvae.study.findings import (
     DIRECTION_ONLY,
@@ -153,6 +154,11 @@ def test_tracker_landmarks_follow_the_schedule():
     assert tracker.landmarks == {1: ["k500"], 34: ["k200"], 50: ["k50", "end"], 12: ["ref"],
                                  150: ["final"]}
     assert tracker.factor_columns == [1]  # the constant factor is left out
+    with pytest.raises(CircuitVAEError, match="total_epochs must be an int >= the schedule"):
+        StudyTracker(torch.zeros(4, 1, 64, 64), np.zeros((4, 2)), SparsitySchedule(), 49)
+    with pytest.raises(CircuitVAEError, match="finite numbers"):
+        StudyTracker(torch.zeros(2, 1, 64, 64), np.array([[0, np.nan], [1, 2]]),
+                     SparsitySchedule(), 150)
 
 
 TINY = {"schedule_epochs": 2, "extended_epochs": 1, "k_start": 16, "k_end": 4,

@@ -74,6 +74,23 @@ def test_l1_controller_raises_lambda_above_target_and_lowers_it_below():
     assert l1_controller_step(1.0, 0.0, 100, 2.0) == pytest.approx(0.5)
     with pytest.raises(CircuitVAEError, match="positive number"):
         l1_controller_step(0.0, 1.0, 1, 2.0)
+    for mean_l0 in (float("nan"), -1.0):
+        with pytest.raises(CircuitVAEError, match="mean_l0"):
+            l1_controller_step(1.0, mean_l0, 100, 2.0)
+    with pytest.raises(CircuitVAEError, match="max_step a finite number > 1"):
+        l1_controller_step(1.0, 10.0, 100, float("inf"))
+
+
+def test_schedule_takes_numpy_ints_and_checks_its_epoch_arguments():
+    s = SparsitySchedule(np.int64(10), np.int64(2), np.int64(5))
+    assert s.to_dict() == {"k_start": 10, "k_end": 2, "epochs": 5, "shape": "linear"}
+    assert type(s.k_start) is int and s.k(np.int64(5)) == 2
+    for bad in (None, "5", -1, 0, True):
+        with pytest.raises(CircuitVAEError, match="epoch must be an int >= 1"):
+            s.done(bad)
+    with pytest.raises(CircuitVAEError, match="k must be an int"):
+        s.first_epoch_at_most("5")
+    assert s.done(5) and not s.done(4) and s.first_epoch_at_most(6) == 3
 
 
 # ----------------------------------------------------------------------------- the model
@@ -191,8 +208,30 @@ def test_checkpoint_keeps_k_and_the_epoch_count(tmp_path):
     ({"sparsity": "dense"}, "sparsity must be 'topk' or 'l1'"),
     ({"sparsity": "l1", "auxk": True}, "auxk is an ablation of the Top-k method"),
     ({"k_start": 30}, "k_start \\(30\\) exceeds sparse_units"),
-    ({"l1_init": 0.0}, "l1_init must be > 0"),
+    ({"l1_init": 0.0}, "l1_init must be a finite number > 0"),
+    ({"l1_init": float("inf")}, "l1_init must be a finite number > 0"),
+    ({"l1_init": "a"}, "l1_init must be a finite number > 0"),
+    ({"l1_max_step": 1.0}, "l1_max_step must be > 1"),
+    ({"auxk": "yes"}, "auxk must be True or False"),
+    ({"auxk": True, "auxk_k": 2.5}, "auxk_k must be an integer >= 1"),
+    ({"auxk": True, "auxk_coef": float("inf")}, "auxk_coef must be a finite number > 0"),
 ])
 def test_bad_configs_are_named(kwargs, match):
     with pytest.raises(CircuitVAEError, match=match):
         _model(**kwargs)
+
+
+def test_topk_layer_checks_its_arguments_and_input():
+    from circuitvae.zoo.models.vae_sae import TopK
+
+    with pytest.raises(CircuitVAEError, match="k must be an integer >= 1"):
+        TopK(10, -1, True)
+    with pytest.raises(CircuitVAEError, match="units must be an integer >= 1"):
+        TopK(0, 1, True)
+    layer = TopK(10, 3, True)
+    with pytest.raises(CircuitVAEError, match=r"TopK expects \(batch, 10\) activations"):
+        layer(torch.randn(4, 7))
+    with pytest.raises(CircuitVAEError, match=r"TopK expects \(batch, 10\) activations"):
+        layer(torch.randn(10))
+    out = layer(torch.arange(20.0).reshape(2, 10))
+    assert (out != 0).sum(dim=1).tolist() == [3, 3] and out[0, 7:].tolist() == [7.0, 8.0, 9.0]

@@ -14,7 +14,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from circuitvae.protocol import CircuitVAEError, Feature, column_groups
+from circuitvae.protocol import (
+    CircuitVAEError,
+    Feature,
+    check_bool,
+    check_int,
+    check_positive_real,
+    column_groups,
+)
 
 FeatureSpec = tuple[dict[str, Any], ...]
 
@@ -256,13 +263,15 @@ class VAESAEConfig(VAEConfig):
         if self.k_start > self.sparse_units:
             raise CircuitVAEError(f"k_start ({self.k_start}) exceeds sparse_units "
                                   f"({self.sparse_units})")
-        if not (self.l1_init > 0 and self.l1_max_step > 1):
-            raise CircuitVAEError("l1_init must be > 0 and l1_max_step > 1")
+        check_positive_real("l1_init", self.l1_init)
+        if check_positive_real("l1_max_step", self.l1_max_step) <= 1:
+            raise CircuitVAEError(f"l1_max_step must be > 1, got {self.l1_max_step!r}")
+        check_bool("auxk", self.auxk)
+        check_int("auxk_k", self.auxk_k, minimum=1)
+        check_positive_real("auxk_coef", self.auxk_coef)
         if self.auxk and self.sparsity != "topk":
             raise CircuitVAEError("auxk is an ablation of the Top-k method; it needs "
                                   "sparsity='topk'")
-        if self.auxk_k < 1 or not self.auxk_coef > 0:
-            raise CircuitVAEError("auxk_k must be >= 1 and auxk_coef > 0")
 
 
 @dataclass(frozen=True, kw_only=True)

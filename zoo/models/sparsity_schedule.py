@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from circuitvae.protocol import CircuitVAEError
 
 SHAPES = ("linear", "exponential", "cosine")
@@ -40,8 +42,9 @@ class SparsitySchedule:
     def __post_init__(self) -> None:
         for name in ("k_start", "k_end", "epochs"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise CircuitVAEError(f"schedule {name} must be a positive int, got {value!r}")
+            object.__setattr__(self, name, int(value))  # a numpy int is stored as an int
         if self.k_end > self.k_start:
             raise CircuitVAEError(f"schedule k_end ({self.k_end}) must not exceed k_start "
                                   f"({self.k_start}): the schedule only removes units")
@@ -51,8 +54,7 @@ class SparsitySchedule:
 
     def k(self, epoch: int) -> int:
         """The number of active units allowed in ``epoch`` (1-based)."""
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
-            raise CircuitVAEError(f"epoch must be an int >= 1, got {epoch!r}")
+        epoch = _epoch(epoch)
         if self.epochs == 1:
             return self.k_end
         t = min(epoch - 1, self.epochs - 1) / (self.epochs - 1)
@@ -67,16 +69,25 @@ class SparsitySchedule:
 
     def done(self, epoch: int) -> bool:
         """Whether ``epoch`` is at or past the end of the schedule (``k`` is final)."""
-        return epoch >= self.epochs
+        return _epoch(epoch) >= self.epochs
 
     def first_epoch_at_most(self, k: int) -> int:
         """The first epoch whose ``k(e) <= k`` (e.g. where the density at k = 200 is read)."""
+        if isinstance(k, bool) or not isinstance(k, int | np.integer):
+            raise CircuitVAEError(f"k must be an int, got {k!r}")
         if k < self.k_end:
             raise CircuitVAEError(f"k = {k} is below the schedule's final k_end = {self.k_end}")
         return next(e for e in range(1, self.epochs + 1) if self.k(e) <= k)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _epoch(epoch: object) -> int:
+    """``epoch`` as an int >= 1 (epochs count from 1); else a clear error."""
+    if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 1:
+        raise CircuitVAEError(f"epoch must be an int >= 1, got {epoch!r}")
+    return int(epoch)
 
 
 def l1_controller_step(lam: float, mean_l0: float, target: int, max_step: float) -> float:
@@ -86,7 +97,11 @@ def l1_controller_step(lam: float, mean_l0: float, target: int, max_step: float)
     """
     if not (math.isfinite(lam) and lam > 0):
         raise CircuitVAEError(f"the L1 coefficient must be a positive number, got {lam}")
-    if target < 1 or max_step <= 1:
-        raise CircuitVAEError("target must be >= 1 and max_step > 1")
+    if target < 1 or not (math.isfinite(max_step) and max_step > 1):
+        raise CircuitVAEError(f"target must be >= 1 and max_step a finite number > 1, got "
+                              f"target={target!r}, max_step={max_step!r}")
+    if not (math.isfinite(mean_l0) and mean_l0 >= 0):
+        raise CircuitVAEError(f"mean_l0 (the mean active units per row) must be a finite "
+                              f"number >= 0, got {mean_l0!r}")
     ratio = mean_l0 / target if mean_l0 > 0 else 1.0 / max_step
     return lam * min(max(ratio, 1.0 / max_step), max_step)

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from circuitvae.protocol import Posterior
+from circuitvae.protocol import CircuitVAEError, Posterior, check_bool, check_int
 
 from .base import LossTerms, ZooModel
 from .config import VAESAEConfig
@@ -48,10 +48,14 @@ class TopK(nn.Module):
 
     def __init__(self, units: int, k: int, enabled: bool) -> None:
         super().__init__()
-        self.units, self.enabled = units, enabled
-        self.register_buffer("k", torch.tensor(int(k)))
+        self.units = check_int("units", units, minimum=1)
+        self.enabled = check_bool("enabled", enabled)
+        self.register_buffer("k", torch.tensor(check_int("k", k, minimum=1)))
 
     def forward(self, a: Tensor) -> Tensor:
+        if a.ndim != 2 or a.shape[1] != self.units:
+            raise CircuitVAEError(f"TopK expects (batch, {self.units}) activations, got shape "
+                                  f"{tuple(a.shape)}")
         k = int(self.k)
         if not self.enabled or k >= self.units:
             return a

@@ -166,6 +166,12 @@ class StudyTracker:
         if f.ndim != 2 or f.shape[0] != x_eval.shape[0]:
             raise CircuitVAEError(f"factors must be (N, K) with N = {x_eval.shape[0]}, got "
                                   f"{f.shape}")
+        if f.dtype.kind not in "biuf" or not np.isfinite(f).all():
+            raise CircuitVAEError("factors must be finite numbers (integer classes)")
+        if isinstance(total_epochs, bool) or not isinstance(total_epochs, int) \
+                or total_epochs < schedule.epochs:
+            raise CircuitVAEError(f"total_epochs must be an int >= the schedule's "
+                                  f"{schedule.epochs} epochs, got {total_epochs!r}")
         #: factors that vary on the evaluation images (dSprites' colour is constant: MIG and
         #: selectivity are undefined for a constant factor, so it is left out)
         self.factor_columns = [k for k in range(f.shape[1]) if np.ptp(f[:, k]) > 0]
