@@ -104,8 +104,12 @@ def _threshold(a: np.ndarray, tau: float | str) -> float:
         positive = a[a > 0]
         if not positive.size:
             return 0.0
-        top = float(positive.max())  # the mean as top * mean(a / top): no overflow near 1e308
-        return 0.01 * top * float((positive / top).mean())
+        with np.errstate(over="ignore"):
+            mean = float(positive.mean())
+        if not np.isfinite(mean):  # the sum overflowed (values near 1e308): top * mean(a/top)
+            top = float(positive.max())
+            mean = top * float((positive / top).mean())
+        return 0.01 * mean
     return float(tau)
 
 
