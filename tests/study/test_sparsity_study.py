@@ -131,6 +131,38 @@ def test_mig_context_flags_a_band_wider_than_the_mig():
     assert "No Top-k or L1 run" in mig_context(base)[2]
 
 
+def test_auxk_section_shows_means_per_dataset_and_tests_pairs():
+    from circuitvae.zoo.studies.sparsity_report import auxk_section
+
+    cells = {("topk", "dsprites"): 0.5, ("topk_auxk", "dsprites"): 0.4,
+             ("topk", "shapes3d"): 0.7, ("topk_auxk", "shapes3d"): 0.6}
+    rows = frame(cells, jitter=0.0)
+    rows["recon_final"] = np.where(rows["dataset"] == "shapes3d", 4000.0, 50.0)
+    md = "\n".join(auxk_section(rows))
+    line = next(x for x in md.splitlines() if x.startswith("| dead at k=50 |"))
+    assert "dSprites 0.5; Shapes3D 0.7 | dSprites 0.4; Shapes3D 0.6 | -0.1 | 6 |" in line
+    recon = next(x for x in md.splitlines() if x.startswith("| val recon NLL"))
+    assert "dSprites 50; Shapes3D 4000" in recon and "2025" not in recon  # never pooled
+
+
+def test_dead_origin_splits_the_k50_dead_units_by_when_they_died():
+    import json
+
+    from circuitvae.zoo.studies.sparsity_report import dead_origin
+
+    def snaps(start, ref, end):
+        return json.dumps({"k500": {"dead": {"0.0": start}}, "ref": {"dead": {"0.0": ref}},
+                           "end": {"dead": {"0.0": end}}})
+
+    rows = frame({("topk", "dsprites"): 0.3}, seeds=(1, 2))
+    # units 0-3 dead at k = 50: 0 and 1 dead from epoch 1, 2 dead from the reference epoch,
+    # 3 alive at the reference epoch (killed by the schedule); unit 9 dead early, revived
+    rows["snapshots"] = [snaps([0, 1, 9], [0, 1, 2], [0, 1, 2, 3])] * 2
+    md = "\n".join(dead_origin(rows))
+    assert "| Top-k | dSprites | 50.0 +- 0.0 (n=2) | 75.0 +- 0.0 (n=2) | 25.0 +- 0.0 (n=2) |" in md
+    assert "No run stores" in "\n".join(dead_origin(rows.drop(columns="snapshots")))
+
+
 def test_no_revival_reaches_every_verdict():
     base = frame(SEED_LIKE, dead_final=0.5)
     assert verdict("no_revival", base.assign(revived=0.0)) == REPRODUCED
