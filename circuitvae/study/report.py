@@ -198,11 +198,11 @@ def _partials(rows: pd.DataFrame, triples: Sequence[tuple[str, str, str]]) -> li
 
 def _sensitivity(rows: Sequence[SensitivityRow], undeclared: Sequence[str],
                  withheld: bool) -> list[str]:
-    md = ["Each finding recomputed with one variant column in place of its default column (the "
-          "documented alternatives of our choices: sigma_eff scale, modularity definition and "
-          "grouping). The default row decides the verdict above; the others show how much the "
-          "conclusion leans on the choice. A variant column absent from the rows is not "
-          "computable.", ""]
+    md = ["Each finding recomputed with one variant column in place of its default column "
+          "(the documented alternatives of the choices it rests on, e.g. the sigma_eff scale, "
+          "the modularity definition or the dead threshold: the column names say which). The "
+          "default row decides the verdict above; the others show how much the conclusion "
+          "leans on the choice. A variant column absent from the rows is not computable.", ""]
     if rows:
         md += [_table(["finding", "choice", "column used", "verdict", "key number"],
                       [[r.claim, r.column, f"`{r.variant}`" + (" (default)" if r.is_default
