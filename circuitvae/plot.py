@@ -711,6 +711,14 @@ def natural_key(name: Any) -> tuple:
     return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts))
 
 
+def _architectures_and_datasets(rows: pd.DataFrame) -> tuple[list[Any], list[Any]]:
+    """The architectures (in :func:`natural_key` order) and datasets (sorted) of study rows."""
+    if not len(rows):
+        return [], []
+    return (sorted(rows["architecture"].dropna().unique(), key=natural_key),
+            sorted(rows["dataset"].dropna().unique()))
+
+
 def _no_data(ax: Axes, what: str) -> None:
     ax.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=ax.transAxes)
 
@@ -721,9 +729,7 @@ def metric_by_architecture(rows: pd.DataFrame, metric: str) -> Figure:
 
     fig = _figure((7, 4))
     ax = fig.add_subplot()
-    archs = (sorted(rows["architecture"].dropna().unique(), key=natural_key)
-             if len(rows) else [])
-    datasets = sorted(rows["dataset"].dropna().unique()) if len(rows) else []
+    archs, datasets = _architectures_and_datasets(rows)
     colors = _palette(datasets)
     if metric in rows.columns and archs:
         labelled: set[str] = set()
@@ -785,9 +791,7 @@ def metric_means(rows: pd.DataFrame, metrics: Sequence[str]) -> Figure:
     nrow = int(np.ceil(n / ncol))
     fig = _figure((3.2 * ncol, 2.6 * nrow + 0.3))
     axes = fig.subplots(nrow, ncol, squeeze=False)
-    archs = (sorted(rows["architecture"].dropna().unique(), key=natural_key)
-             if len(rows) else [])
-    datasets = sorted(rows["dataset"].dropna().unique()) if len(rows) else []
+    archs, datasets = _architectures_and_datasets(rows)
     colors = _palette(datasets)
     width = 0.8 / max(1, len(datasets))
     for ax, m in zip(axes.ravel(), metrics, strict=False):

@@ -302,10 +302,9 @@ class SparsityTracker:
                  thresholds: Sequence[float | str] = DEAD_THRESHOLDS) -> None:
         if not isinstance(site, str) or not site:
             raise CircuitVAEError(f"site must be a site name (a str), got {site!r}")
-        x = as_tensor(x_eval, name="x_eval")
-        if x.ndim < 2 or x.shape[0] == 0:
-            raise CircuitVAEError(f"x_eval must hold at least one row (N, ...), got shape "
-                                  f"{tuple(x.shape)}")
+        x = as_tensor(x_eval, name="x_eval")  # rejects empty, NaN and Inf rows
+        if x.ndim < 2:
+            raise CircuitVAEError(f"x_eval must be rows (N, ...), got shape {tuple(x.shape)}")
         self.site, self.x_eval = site, x_eval
         self.tau, self.thresholds = _check_threshold(tau), check_thresholds(thresholds)
         self.densities: list[FeatureDensity] = []

@@ -186,7 +186,7 @@ def test_tracker_landmarks_follow_the_schedule():
     assert tracker.landmarks == {1: ["k500"], 34: ["k200"], 50: ["k50", "end"], 12: ["ref"],
                                  150: ["final"]}
     assert tracker.factor_columns == [1]  # the constant factor is left out
-    with pytest.raises(CircuitVAEError, match="total_epochs must be an int >= the schedule"):
+    with pytest.raises(CircuitVAEError, match="total_epochs must be an integer >= 50"):
         StudyTracker(torch.zeros(4, 1, 64, 64), np.zeros((4, 2)), SparsitySchedule(), 49)
     with pytest.raises(CircuitVAEError, match="finite numbers"):
         StudyTracker(torch.zeros(2, 1, 64, 64), np.array([[0, np.nan], [1, 2]]),

@@ -56,14 +56,14 @@ def test_exponential_and_cosine_values():
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"k_start": 10, "k_end": 20}, "must not exceed"),
-    ({"epochs": 0}, "epochs must be a positive int"),
+    ({"epochs": 0}, "schedule epochs must be an integer >= 1"),
     ({"shape": "step"}, "shape must be one of"),
-    ({"k_end": 1.5}, "k_end must be a positive int"),
+    ({"k_end": 1.5}, "schedule k_end must be an integer >= 1"),
 ])
 def test_bad_schedules_are_named(kwargs, match):
     with pytest.raises(CircuitVAEError, match=match):
         SparsitySchedule(**kwargs)
-    with pytest.raises(CircuitVAEError, match="epoch must be an int >= 1"):
+    with pytest.raises(CircuitVAEError, match="epoch must be an integer >= 1"):
         SparsitySchedule().k(0)
 
 
@@ -86,9 +86,9 @@ def test_schedule_takes_numpy_ints_and_checks_its_epoch_arguments():
     assert s.to_dict() == {"k_start": 10, "k_end": 2, "epochs": 5, "shape": "linear"}
     assert type(s.k_start) is int and s.k(np.int64(5)) == 2
     for bad in (None, "5", -1, 0, True):
-        with pytest.raises(CircuitVAEError, match="epoch must be an int >= 1"):
+        with pytest.raises(CircuitVAEError, match="epoch must be an integer >= 1"):
             s.done(bad)
-    with pytest.raises(CircuitVAEError, match="k must be an int"):
+    with pytest.raises(CircuitVAEError, match="k must be an integer"):
         s.first_epoch_at_most("5")
     assert s.done(5) and not s.done(4) and s.first_epoch_at_most(6) == 3
 

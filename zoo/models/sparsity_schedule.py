@@ -22,9 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
-from circuitvae.protocol import CircuitVAEError
+from circuitvae.protocol import CircuitVAEError, check_int
 
 SHAPES = ("linear", "exponential", "cosine")
 
@@ -40,11 +38,9 @@ class SparsitySchedule:
     shape: str = "linear"
 
     def __post_init__(self) -> None:
-        for name in ("k_start", "k_end", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise CircuitVAEError(f"schedule {name} must be a positive int, got {value!r}")
-            object.__setattr__(self, name, int(value))  # a numpy int is stored as an int
+        for name in ("k_start", "k_end", "epochs"):  # a numpy int is stored as an int
+            object.__setattr__(self, name, check_int(f"schedule {name}", getattr(self, name),
+                                                     minimum=1))
         if self.k_end > self.k_start:
             raise CircuitVAEError(f"schedule k_end ({self.k_end}) must not exceed k_start "
                                   f"({self.k_start}): the schedule only removes units")
@@ -54,7 +50,7 @@ class SparsitySchedule:
 
     def k(self, epoch: int) -> int:
         """The number of active units allowed in ``epoch`` (1-based)."""
-        epoch = _epoch(epoch)
+        epoch = check_int("epoch", epoch, minimum=1)
         if self.epochs == 1:
             return self.k_end
         t = min(epoch - 1, self.epochs - 1) / (self.epochs - 1)
@@ -69,25 +65,16 @@ class SparsitySchedule:
 
     def done(self, epoch: int) -> bool:
         """Whether ``epoch`` is at or past the end of the schedule (``k`` is final)."""
-        return _epoch(epoch) >= self.epochs
+        return check_int("epoch", epoch, minimum=1) >= self.epochs
 
     def first_epoch_at_most(self, k: int) -> int:
         """The first epoch whose ``k(e) <= k`` (e.g. where the density at k = 200 is read)."""
-        if isinstance(k, bool) or not isinstance(k, int | np.integer):
-            raise CircuitVAEError(f"k must be an int, got {k!r}")
-        if k < self.k_end:
+        if check_int("k", k) < self.k_end:
             raise CircuitVAEError(f"k = {k} is below the schedule's final k_end = {self.k_end}")
         return next(e for e in range(1, self.epochs + 1) if self.k(e) <= k)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
-
-
-def _epoch(epoch: object) -> int:
-    """``epoch`` as an int >= 1 (epochs count from 1); else a clear error."""
-    if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 1:
-        raise CircuitVAEError(f"epoch must be an int >= 1, got {epoch!r}")
-    return int(epoch)
 
 
 def l1_controller_step(lam: float, mean_l0: float, target: int, max_step: float) -> float:

@@ -34,7 +34,7 @@ from circuitvae.metrics.sparsity import (
     factor_selectivity,
     feature_density,
 )
-from circuitvae.protocol import CircuitVAEError
+from circuitvae.protocol import CircuitVAEError, check_int
 from circuitvae.study import FindingRule, GridSpec, ReportSpec, RunSpec, SettingsError, Study
 from circuitvae.study.findings import (
     ALPHA,
@@ -168,10 +168,7 @@ class StudyTracker:
                                   f"{f.shape}")
         if f.dtype.kind not in "biuf" or not np.isfinite(f).all():
             raise CircuitVAEError("factors must be finite numbers (integer classes)")
-        if isinstance(total_epochs, bool) or not isinstance(total_epochs, int) \
-                or total_epochs < schedule.epochs:
-            raise CircuitVAEError(f"total_epochs must be an int >= the schedule's "
-                                  f"{schedule.epochs} epochs, got {total_epochs!r}")
+        check_int("total_epochs", total_epochs, minimum=schedule.epochs)
         #: factors that vary on the evaluation images (dSprites' colour is constant: MIG and
         #: selectivity are undefined for a constant factor, so it is left out)
         self.factor_columns = [k for k in range(f.shape[1]) if np.ptp(f[:, k]) > 0]
