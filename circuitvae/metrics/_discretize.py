@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..protocol import CircuitVAEError
+from ..protocol import CircuitVAEError, check_int
 
 Discretizer = Literal["histogram", "identity"]
 
@@ -26,11 +26,10 @@ def histogram_discretize(codes: np.ndarray, n_bins: int = 20) -> np.ndarray:
     codes = np.asarray(codes)
     if codes.ndim != 2:
         raise CircuitVAEError(f"codes must be 2-D (N, d), got shape {codes.shape}")
-    if int(n_bins) < 1:
-        raise CircuitVAEError(f"n_bins must be a positive integer, got {n_bins}")
+    n_bins = check_int("n_bins", n_bins, minimum=1)
     out = np.zeros_like(codes)
     for j in range(codes.shape[1]):
-        edges = np.histogram(codes[:, j], int(n_bins))[1][:-1]
+        edges = np.histogram(codes[:, j], n_bins)[1][:-1]
         out[:, j] = np.digitize(codes[:, j], edges)
     return out
 

@@ -23,6 +23,9 @@ def test_histogram_discretizer_by_hand():
     np.testing.assert_array_equal(discretize(x, "identity"), x)
     with pytest.raises(CircuitVAEError, match="unknown discretizer"):
         discretize(x, "quantile")
+    for bad in (0, 2.7, "20", True):
+        with pytest.raises(CircuitVAEError, match="n_bins must be an integer >= 1"):
+            histogram_discretize(x, bad)
 
 
 def test_mig_exact_on_independent_binary_factors():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -108,6 +109,24 @@ def test_vq_vae_encode_is_discrete_and_decode_quantizes(tiny, tabular):
 def test_vq_vae_latent_dim_must_match_positions():
     with pytest.raises(CircuitVAEError, match="num_positions \\* embedding_dim = 80"):
         build("vq_vae", input_shape=(6,), latent_dim=10)
+
+
+@pytest.mark.parametrize("arch, kwargs, match", [
+    ("vae", {"latent_dim": True}, "latent_dim must be an integer >= 1"),
+    ("vae", {"latent_dim": 0}, "latent_dim must be an integer >= 1"),
+    ("vae", {"latent_dim": 2.5}, "latent_dim must be an integer >= 1"),
+    ("vq_vae", {"num_positions": "ten"}, "num_positions must be an integer >= 1"),
+    ("vq_vae", {"embedding_dim": 2.5}, "embedding_dim must be an integer >= 1"),
+    ("vq_vae", {"num_codes": 0}, "num_codes must be an integer >= 1"),
+])
+def test_config_integer_fields_are_checked(arch, kwargs, match):
+    with pytest.raises(CircuitVAEError, match=match):
+        build(arch, input_shape=(6,), **kwargs)
+
+
+def test_config_accepts_numpy_integers():
+    cfg = BetaVAEConfig(input_shape=(6,), latent_dim=np.int64(4))
+    assert cfg.latent_dim == 4 and type(cfg.latent_dim) is int
 
 
 def test_config_round_trips_and_validates_features(features):

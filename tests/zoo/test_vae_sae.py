@@ -208,6 +208,8 @@ def test_checkpoint_keeps_k_and_the_epoch_count(tmp_path):
     ({"sparsity": "dense"}, "sparsity must be 'topk' or 'l1'"),
     ({"sparsity": "l1", "auxk": True}, "auxk is an ablation of the Top-k method"),
     ({"k_start": 30}, "k_start \\(30\\) exceeds sparse_units"),
+    ({"sparse_units": True}, "sparse_units must be an integer >= 1"),
+    ({"sparse_units": 24.0}, "sparse_units must be an integer >= 1"),
     ({"l1_init": 0.0}, "l1_init must be a finite number > 0"),
     ({"l1_init": float("inf")}, "l1_init must be a finite number > 0"),
     ({"l1_init": "a"}, "l1_init must be a finite number > 0"),

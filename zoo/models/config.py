@@ -129,8 +129,7 @@ class VAEConfig:
         self._check_latent_dim()
 
     def _check_latent_dim(self) -> None:
-        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise CircuitVAEError(f"latent_dim must be a positive int, got {self.latent_dim!r}")
+        object.__setattr__(self, "latent_dim", check_int("latent_dim", self.latent_dim, minimum=1))
 
     def feature_list(self) -> list[Feature]:
         """The feature spec as :class:`circuitvae.Feature` objects (empty when none)."""
@@ -211,9 +210,9 @@ class VQVAEConfig(VAEConfig):
     embedding_dim: int = 8
 
     def _check_latent_dim(self) -> None:
-        flat = int(self.num_positions) * int(self.embedding_dim)
-        if self.num_positions < 1 or self.embedding_dim < 1 or self.num_codes < 1:
-            raise CircuitVAEError("num_positions, embedding_dim and num_codes must be positive")
+        for name in ("num_positions", "embedding_dim", "num_codes"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1))
+        flat = self.num_positions * self.embedding_dim
         if self.latent_dim is None:
             object.__setattr__(self, "latent_dim", flat)
         elif self.latent_dim != flat:
@@ -255,10 +254,8 @@ class VAESAEConfig(VAEConfig):
 
         if self.sparsity not in ("topk", "l1"):
             raise CircuitVAEError(f"sparsity must be 'topk' or 'l1', got {self.sparsity!r}")
-        if isinstance(self.sparse_units, bool) or not isinstance(self.sparse_units, int) \
-                or self.sparse_units < 1:
-            raise CircuitVAEError(f"sparse_units must be a positive int, got "
-                                  f"{self.sparse_units!r}")
+        object.__setattr__(self, "sparse_units",
+                           check_int("sparse_units", self.sparse_units, minimum=1))
         SparsitySchedule(self.k_start, self.k_end, self.schedule_epochs, self.schedule_shape)
         if self.k_start > self.sparse_units:
             raise CircuitVAEError(f"k_start ({self.k_start}) exceeds sparse_units "
