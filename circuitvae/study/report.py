@@ -140,7 +140,10 @@ def _adequacy(rows: pd.DataFrame) -> list[str]:
             if c in have:
                 line.append(float(num[c].loc[g.index].mean()))
         body.append(line)
-    md = ["Active latent dimensions have mean KL > 0.01 nats; a run with none is collapsed.", "",
+    md = ["Active latent dimensions have mean KL > 0.01 nats; a run with none is collapsed. "
+          "The losses are each architecture's own objective, penalty and constants included "
+          "(an estimator that omits a constant normaliser can make it negative), so they "
+          "compare the seeds and datasets of one architecture, not architectures.", "",
           _table(header, body), ""]
     if "active_dims" in have:
         a = num["active_dims"].dropna()
