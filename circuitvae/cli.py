@@ -46,8 +46,8 @@ def _setting(s: str) -> tuple[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    p = argparse.ArgumentParser(prog="circuitvae", description=__doc__.splitlines()[0],
-                                formatter_class=fmt)
+    summary = " ".join(__doc__.split("\n\n")[0].split())  # the docstring's first paragraph
+    p = argparse.ArgumentParser(prog="circuitvae", description=summary, formatter_class=fmt)
     p.add_argument("--version", action="version", version=f"circuitvae {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     study = sub.add_parser("study", help="run, inspect and report a study grid",

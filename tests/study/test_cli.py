@@ -104,3 +104,10 @@ def test_version_and_list(capsys):
     out = capsys.readouterr().out
     assert "tabular: Reproduction of the tabular paper" in out and "75 runs" in out
     assert "image:" in out and "90 runs" in out and "profiles: quick, cpu, paper" in out
+
+
+def test_help_describes_both_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "circuitvae study list|run|status|report`` and ``circuitvae analyze``." in out
