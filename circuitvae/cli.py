@@ -34,6 +34,25 @@ def _seeds(s: str) -> list[int]:
                                          ) from e
 
 
+def _folder(s: str) -> str:
+    if not s.strip():
+        raise argparse.ArgumentTypeError("expects a folder path, got an empty string")
+    return s
+
+
+def _at_least(low: int) -> Any:
+    def parse(s: str) -> int:
+        try:
+            value = int(s)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expects an integer >= {low}, got {s!r}")
+        return value
+
+    return parse
+
+
 def _setting(s: str) -> tuple[str, Any]:
     key, eq, value = s.partition("=")
     if not eq or not key:
@@ -61,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=fmt)
     an.add_argument("checkpoint", help="a saved model folder (e.g. circuitvae.zoo.save)")
     an.add_argument("--dataset", required=True, help="dataset name (e.g. adult, dsprites)")
-    an.add_argument("--n", type=int, default=1000, help="test rows analysed")
-    an.add_argument("--seed", type=int, default=0, help="seed of the row sample and the metrics")
+    an.add_argument("--n", type=_at_least(1), default=1000, help="test rows analysed")
+    an.add_argument("--seed", type=_at_least(0), default=0,
+                    help="seed of the row sample and the metrics")
     an.add_argument("--metrics", default="all",
                     help="'all', 'interventional', or comma-separated columns / steps")
     an.add_argument("--out", default=None, help="also write the row here (.csv or .json)")
@@ -71,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("study", help="study name (see 'circuitvae study list')")
     r.add_argument("--profile", default=None,
                    help="settings profile of the study (default: the study's, e.g. quick)")
-    r.add_argument("--out", required=True, help="study folder (created; resumed if it exists)")
+    r.add_argument("--out", type=_folder, required=True,
+                   help="study folder (created; resumed if it exists)")
     r.add_argument("--workers", type=int, default=1, help="local worker processes (1: in-process)")
     r.add_argument("--executor", default="local", choices=["local", "ray"],
                    help="where runs execute")
@@ -98,11 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = ssub.add_parser("status", help="count finished, failed, skipped and pending runs",
                         formatter_class=fmt)
-    s.add_argument("out", help="study folder")
+    s.add_argument("out", type=_folder, help="study folder")
 
     rep = ssub.add_parser("report", help="write report.md and figures for a study folder",
                           formatter_class=fmt)
-    rep.add_argument("out", help="study folder")
+    rep.add_argument("out", type=_folder, help="study folder")
     rep.add_argument("--study", default=None,
                      help="judge this study's findings (default: the folder's study)")
     rep.add_argument("--no-figures", action="store_true", help="write no figures")
@@ -186,6 +207,8 @@ def _load_checkpoint(path: str) -> Any:
     """The model in ``path``, read by the first installed checkpoint reader that can."""
     from pathlib import Path
 
+    if not path.strip():
+        raise CircuitVAEError("checkpoint is empty; name a saved model folder")
     if not Path(path).exists():
         raise CircuitVAEError(f"checkpoint {path} does not exist")
     problems = []
@@ -214,13 +237,20 @@ def _analyze(a: argparse.Namespace) -> int:
 
     from .metrics.analyze import analyze
 
+    out = Path(a.out) if a.out else None
+    if out is not None:  # checked before the analysis, which may take long
+        if out.suffix.lower() not in (".csv", ".json"):
+            raise CircuitVAEError(f"--out {a.out} must end in .csv or .json")
+        if out.is_dir():
+            raise CircuitVAEError(f"--out {a.out} is a folder; name a .csv or .json file")
+        if not out.parent.is_dir():
+            raise CircuitVAEError(f"--out {a.out}: its folder {out.parent} does not exist")
     model = _load_checkpoint(a.checkpoint)
     data = _load_dataset(a.dataset, a.seed)
     metrics = [m.strip() for m in a.metrics.split(",") if m.strip()] or ["all"]
     row = analyze(model, data, n=a.n, seed=a.seed, metrics=metrics)
-    if a.out:
-        out = Path(a.out)
-        if out.suffix == ".json":
+    if out is not None:
+        if out.suffix.lower() == ".json":
             out.write_text(row.iloc[0].to_json(indent=1))
         else:
             row.to_csv(out, index=False)

@@ -29,3 +29,21 @@ def test_analyze_errors_are_named(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["analyze", str(tmp_path / "empty"), "--dataset", "adult"]) == 2
     assert "no installed reader can load" in capsys.readouterr().err
+
+
+def test_bad_numbers_and_outputs_are_refused_before_the_model_loads(tmp_path, capsys):
+    import pytest
+
+    for flag, value, message in (("--seed", "-1", "argument --seed: expects an integer >= 0"),
+                                 ("--n", "0", "argument --n: expects an integer >= 1")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["analyze", str(tmp_path), "--dataset", "planted", flag, value])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    for out, message in (("row.txt", "row.txt must end in .csv or .json"),
+                         ("no/row.csv", "its folder"), ("dir.csv", "is a folder")):
+        (tmp_path / "dir.csv").mkdir(exist_ok=True)
+        rc = main(["analyze", str(tmp_path / "none"), "--dataset", "planted", "--out",
+                   str(tmp_path / out)])
+        assert rc == 2 and message in capsys.readouterr().err  # not "does not exist" yet
+    assert main(["analyze", "", "--dataset", "planted"]) == 2
+    assert "checkpoint is empty" in capsys.readouterr().err

@@ -106,13 +106,35 @@ class GridSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GridSpec:
-        """A grid read back from ``study.json``: its settings are the stored plain mapping."""
-        try:
-            return cls(name=str(d["name"]), architectures=tuple(d["architectures"]),
-                       datasets=tuple(d["datasets"]), seeds=tuple(int(s) for s in d["seeds"]),
-                       profile=str(d.get("profile", "")), settings=dict(d.get("settings") or {}))
-        except (KeyError, TypeError, ValueError) as e:
-            raise CircuitVAEError(f"not a grid specification ({type(e).__name__}: {e})") from e
+        """A grid read back from ``study.json``: its settings are the stored plain mapping.
+        Every entry must have its type as :meth:`to_dict` writes it (nothing is converted: a
+        string of seeds is no list of seeds)."""
+        if not isinstance(d, Mapping):
+            raise CircuitVAEError(f"not a grid specification: a JSON object is needed, got "
+                                  f"{type(d).__name__}")
+        missing = [k for k in ("name", "architectures", "datasets", "seeds") if k not in d]
+        if missing:
+            raise CircuitVAEError(f"not a grid specification: no {', '.join(map(repr, missing))}")
+
+        def wrong(key: str, what: str) -> CircuitVAEError:
+            return CircuitVAEError(f"not a grid specification: {key!r} must be {what}, got "
+                                   f"{d[key]!r}")
+
+        for key in ("architectures", "datasets"):
+            if not isinstance(d[key], list) or not all(isinstance(x, str) for x in d[key]):
+                raise wrong(key, "a list of strings")
+        if not isinstance(d["seeds"], list) or not all(
+                isinstance(s, int) and not isinstance(s, bool) for s in d["seeds"]):
+            raise wrong("seeds", "a list of integers")
+        if not isinstance(d["name"], str):
+            raise wrong("name", "a string")
+        if not isinstance(d.get("profile", ""), str):  # absent in older folders
+            raise wrong("profile", "a string")
+        if not isinstance(d.get("settings") or {}, Mapping):
+            raise wrong("settings", "a JSON object")
+        return cls(name=d["name"], architectures=tuple(d["architectures"]),
+                   datasets=tuple(d["datasets"]), seeds=tuple(d["seeds"]),
+                   profile=d.get("profile", ""), settings=dict(d.get("settings") or {}))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)

@@ -228,7 +228,8 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
     """
     store = ResultStore(out)
     if not store.root.is_dir():
-        raise CircuitVAEError(f"{out} is not a study folder (it does not exist)")
+        why = "it is not a folder" if store.root.exists() else "it does not exist"
+        raise CircuitVAEError(f"{out} is not a study folder ({why})")
     grid = store.read_spec()
     if study is None:
         if grid is None:

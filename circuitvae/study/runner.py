@@ -199,6 +199,10 @@ def run_study(
         raise CircuitVAEError(f"workers must be >= 1, got {workers}")
     if executor not in ("local", "ray"):
         raise CircuitVAEError(f"executor must be 'local' or 'ray', got {executor!r}")
+    if not os.fspath(out):
+        raise CircuitVAEError("out is empty; name the study folder (it is created)")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise CircuitVAEError(f"out {os.fspath(out)!r} is a file, not a study folder")
     store = ResultStore(out)
     _fix_spec(store, grid)
     since = time.time()

@@ -165,6 +165,11 @@ def require_device(device: str) -> None:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise CircuitVAEError(f"setting device={device!r}, but torch sees no CUDA device here "
                               f"(torch {torch.__version__}); use device='cpu'")
+    index = device.partition(":")[2]
+    if device.startswith("cuda") and index.isdigit() and int(index) >= torch.cuda.device_count():
+        raise CircuitVAEError(f"setting device={device!r}, but torch sees "
+                              f"{torch.cuda.device_count()} CUDA device(s) here (cuda:0 to "
+                              f"cuda:{torch.cuda.device_count() - 1})")
     if device == "mps" and not torch.backends.mps.is_available():
         raise CircuitVAEError("setting device='mps', but torch sees no MPS device here")
 

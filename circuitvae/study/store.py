@@ -49,8 +49,9 @@ STATUSES = ("ok", "failed", "skipped")
 ID_COLUMNS: tuple[str, ...] = ("run_id", "study", "architecture", "dataset", "seed", "status")
 
 #: The row schema: the keys every row has and their types. Besides: ``run_id`` is the file's name
-#: (without ``.json``) and holds no ``/``; ``seed`` is an int, not a bool; ``status`` is one of
-#: :data:`STATUSES`; a row with status ``ok`` has a non-empty ``metrics`` of numbers or nulls.
+#: (without ``.json``), holds no ``/`` and does not start with ``.``; ``seed`` is an int, not a
+#: bool; ``status`` is one of :data:`STATUSES`; a row with status ``ok`` has a non-empty
+#: ``metrics`` of numbers or nulls.
 #: Other keys (settings, config, timing, error...) are free.
 ROW_SCHEMA: dict[str, type] = {"run_id": str, "study": str, "architecture": str, "dataset": str,
                                "seed": int, "status": str, "metrics": dict}
@@ -72,7 +73,9 @@ def row_problems(row: Any, run_id: str | None = None) -> list[str]:
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             problems.append(f"{key!r} must be {kind.__name__}, got {value!r}")
     rid = row.get("run_id")
-    if isinstance(rid, str) and (not rid or "/" in rid or "\\" in rid):
+    if isinstance(rid, str) and (not rid or rid.startswith(".")
+                                 or any(c in rid for c in "/\\\0")):
+        # a name starting with "." is a hidden file, skipped like the writers' temporaries
         problems.append(f"'run_id' must be a plain name, got {rid!r}")
     elif run_id is not None and isinstance(rid, str) and rid != run_id:
         problems.append(f"'run_id' {rid!r} does not match the file name {run_id!r}")
@@ -87,6 +90,14 @@ def row_problems(row: Any, run_id: str | None = None) -> list[str]:
         if bad:
             problems.append(f"metrics must be numbers or null: {', '.join(bad)}")
     return problems
+
+
+def _check_run_id(run_id: Any) -> str:
+    """``run_id`` when it names a file inside its folder (no path separator, no NUL)."""
+    if (not isinstance(run_id, str) or not run_id
+            or any(c in run_id for c in ("/", "\0", os.altsep or "/"))):
+        raise CircuitVAEError(f"run id must be a plain file name, got {run_id!r}")
+    return run_id
 
 
 def _clean(value: Any) -> Any:
@@ -167,6 +178,7 @@ class ResultStore:
         when another holder has it (``blocking``: wait until it is free). A runner holds it
         while it executes the run and writes its row; it is an OS lock (``flock``), freed when
         its process dies, so no lock outlives a killed runner. Release it with ``.release()``."""
+        _check_run_id(run_id)
         self.locks_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(self.locks_dir / f"{run_id}.lock")
         try:
@@ -182,6 +194,8 @@ class ResultStore:
     def write_row(self, row: Mapping[str, Any]) -> Path:
         """Store one result row atomically; a row that breaks :data:`ROW_SCHEMA` is refused.
         Outside a runner, hold the run's lock (:meth:`take_lock`) while writing."""
+        if not isinstance(row, Mapping):
+            raise CircuitVAEError(f"a result row must be a mapping, got {type(row).__name__}")
         clean = _clean(dict(row))
         problems = row_problems(clean)
         if problems:
@@ -194,8 +208,8 @@ class ResultStore:
     # -- reading --------------------------------------------------------------------------
     def read_spec(self) -> GridSpec | None:
         p = self.root / "study.json"
-        if not p.is_file():
-            return None
+        if not p.exists():
+            return None  # a folder or other non-file named study.json is unreadable below
         try:
             return GridSpec.from_dict(json.loads(p.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, CircuitVAEError) as e:
@@ -203,7 +217,8 @@ class ResultStore:
                                   "aside or use another folder") from e
 
     def row_path(self, run_id: str) -> Path:
-        return self.rows_dir / f"{run_id}.json"
+        """The file of ``run_id`` in ``rows/`` (a run id with a path separator is refused)."""
+        return self.rows_dir / f"{_check_run_id(run_id)}.json"
 
     def read_row(self, run_id: str, *, locked: bool = False) -> dict[str, Any] | None:
         """The valid row of ``run_id``, or ``None``. An invalid file is set aside: at once when
@@ -313,7 +328,8 @@ class ResultStore:
         removed = []
         for folder in (self.root, self.rows_dir, self.root / "figures"):
             for p in sorted(folder.glob(".*.tmp*")) if folder.is_dir() else ():
-                with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                # gone already, not ours to remove, or no run's (an odd name)
+                with contextlib.suppress(OSError, CircuitVAEError):
                     if time.time() - p.stat().st_mtime > max_age_s:
                         p.unlink()
                         removed.append(p)
@@ -333,12 +349,14 @@ class ResultStore:
         error; nested entries (config, versions, provenance, warnings...) as JSON strings."""
         records = []
         for row in self.read_rows().values():
-            rec = {k: v for k, v in row.items() if k not in ("metrics", "timing")}
+            timing = row.get("timing")
+            rec = {k: v for k, v in row.items()
+                   if k != "metrics" and not (k == "timing" and isinstance(timing, dict))}
             for k, v in rec.items():
                 if isinstance(v, (dict, list)):
                     rec[k] = json.dumps(v, sort_keys=True)
             rec.update(row.get("metrics") or {})
-            for k, v in (row.get("timing") or {}).items():
+            for k, v in (timing if isinstance(timing, dict) else {}).items():
                 rec[f"time_{k}"] = v
             records.append(rec)
         df = pd.DataFrame.from_records(records)

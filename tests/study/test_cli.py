@@ -111,3 +111,62 @@ def test_help_describes_both_commands(capsys):
         main(["--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "circuitvae study list|run|status|report`` and ``circuitvae analyze``." in out
+
+
+def test_an_empty_folder_argument_is_refused(tmp_path, fake_study, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # "" used to mean the current folder: the study landed here
+    for argv in (["study", "run", "clifake", "--out", "", "--quiet"], ["study", "status", ""],
+                 ["study", "report", " "]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert "out: expects a folder path, got an empty string" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_as_the_study_folder_is_named(tmp_path, fake_study, capsys):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    assert main(["study", "run", "clifake", "--out", str(f), "--quiet"]) == 2
+    assert f"out '{f}' is a file, not a study folder" in capsys.readouterr().err
+    assert main(["study", "report", str(f)]) == 2
+    assert f"{f} is not a study folder (it is not a folder)" in capsys.readouterr().err
+
+
+GOOD_SPEC = {"name": "tabular", "architectures": ["vae"], "datasets": ["adult"], "seeds": [42],
+             "profile": "quick", "settings": {}}
+
+
+@pytest.mark.parametrize("text, message", [
+    (json.dumps({**GOOD_SPEC, "seeds": "42"}), "'seeds' must be a list of integers, got '42'"),
+    (json.dumps({**GOOD_SPEC, "seeds": [42.7]}), "'seeds' must be a list of integers"),
+    (json.dumps({**GOOD_SPEC, "architectures": "vae"}),
+     "'architectures' must be a list of strings, got 'vae'"),
+    (json.dumps({**GOOD_SPEC, "name": 5}), "'name' must be a string, got 5"),
+    (json.dumps({**GOOD_SPEC, "profile": None}), "'profile' must be a string, got None"),
+    (json.dumps({**GOOD_SPEC, "settings": [1]}), "'settings' must be a JSON object"),
+    (json.dumps(GOOD_SPEC).replace("[42]", "[Infinity]"), "'seeds' must be a list of integers"),
+    ("[1, 2]", "a JSON object is needed, got list"),
+])
+@pytest.mark.parametrize("command", ["status", "report"])
+def test_a_corrupt_study_json_is_named_not_converted(tmp_path, capsys, text, message, command):
+    (tmp_path / "rows").mkdir()
+    (tmp_path / "study.json").write_text(text)
+    assert main(["study", command, str(tmp_path), *(["--no-figures"] * (command == "report"))]
+                ) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'study.json'} is unreadable" in err and message in err
+
+
+def test_a_folder_named_study_json_is_named(tmp_path, capsys):
+    (tmp_path / "study.json").mkdir()
+    assert main(["study", "status", str(tmp_path)]) == 2
+    assert "study.json is unreadable (IsADirectoryError" in capsys.readouterr().err
+
+
+def test_report_survives_a_row_whose_timing_is_no_mapping(tmp_path, tiny_grid, capsys):
+    store = ResultStore(tmp_path)
+    store.write_spec(tiny_grid)
+    store.write_row({**_row("vae__adult__42", "ok"), "timing": [1, 2]})
+    assert main(["study", "report", str(tmp_path), "--no-figures"]) == 0
+    assert store.frame().loc[0, "timing"] == "[1, 2]"

@@ -52,3 +52,15 @@ def test_training_and_analysis_follow_the_model_placement(arch):
                      fgd_n_estimators=3, dci_n_estimators=3, strict=True).iloc[0]
     assert math.isfinite(row["ces_calibrated"]) and math.isfinite(row["mse"])
     assert row["skipped"] == ""
+
+
+def test_a_cuda_index_beyond_the_devices_is_named(monkeypatch):
+    from circuitvae.study.settings import require_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    require_device("cuda:1")
+    require_device("cuda")
+    with pytest.raises(CircuitVAEError, match=r"device='cuda:2', but torch sees 2 CUDA "
+                                              r"device\(s\) here \(cuda:0 to cuda:1\)"):
+        require_device("cuda:2")

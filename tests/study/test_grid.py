@@ -121,3 +121,31 @@ def test_the_cpu_profile_trains_tabular_runs_as_the_paper_does():
     d = cpu.for_dataset("dsprites")
     assert (d.batch_size, d.epochs, d.n_train, d.analysis_n) == (64, 40, 5000, 300)
     assert d.patience == 20 and "cpu" not in TABULAR.withhold_verdicts
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seeds": "42"}, r"'seeds' must be a list of integers, got '42'"),  # was seeds 4 and 2
+    ({"seeds": [42.7]}, r"'seeds' must be a list of integers"),  # was seed 42
+    ({"seeds": [True]}, r"'seeds' must be a list of integers"),  # was seed 1
+    ({"seeds": [float("inf")]}, r"'seeds' must be a list of integers"),  # was OverflowError
+    ({"architectures": "vae"}, r"'architectures' must be a list of strings, got 'vae'"),
+    ({"datasets": [1]}, r"'datasets' must be a list of strings, got \[1\]"),
+    ({"name": 5}, r"'name' must be a string, got 5"),
+    ({"profile": None}, r"'profile' must be a string, got None"),
+    ({"settings": "abc"}, r"'settings' must be a JSON object, got 'abc'"),
+])
+def test_from_dict_converts_nothing(change, message):
+    d = {**IMAGE.grid("quick", architectures=["vae"], datasets=["dsprites"],
+                      seeds=[42]).to_dict(), **change}
+    with pytest.raises(CircuitVAEError, match=message):
+        GridSpec.from_dict(d)
+    with pytest.raises(CircuitVAEError, match="a JSON object is needed, got list"):
+        GridSpec.from_dict([1, 2])
+    with pytest.raises(CircuitVAEError, match="no 'seeds'"):
+        GridSpec.from_dict({"name": "x", "architectures": ["a"], "datasets": ["b"]})
+
+
+def test_from_dict_takes_a_folder_without_profile_or_settings():
+    g = GridSpec.from_dict({"name": "x", "architectures": ["a"], "datasets": ["b"],
+                            "seeds": [1], "settings": None})
+    assert g.profile == "" and g.settings == {}

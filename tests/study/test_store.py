@@ -170,3 +170,37 @@ def test_files_get_the_usual_mode(tmp_path):
     assert expected == 0o640
     assert stat.S_IMODE(path.stat().st_mode) == expected
     assert stat.S_IMODE(csv.stat().st_mode) == expected
+
+
+@pytest.mark.parametrize("rid", ["..", ".hidden", "a\0b"])
+def test_run_ids_that_would_hide_or_break_the_file_are_refused(tmp_path, rid):
+    # a row file starting with "." is skipped like a temporary: it was written, never read
+    store = ResultStore(tmp_path)
+    with pytest.raises(CircuitVAEError, match="'run_id' must be a plain name"):
+        store.write_row({**_row("vae__adult__1", mse=1.0), "run_id": rid})
+    assert not store.rows_dir.exists() or not list(store.rows_dir.iterdir())
+
+
+def test_a_run_id_with_a_path_is_refused_by_every_accessor(tmp_path, tiny_grid):
+    store = ResultStore(tmp_path)
+    store.write_spec(tiny_grid)
+    store.rows_dir.mkdir()
+    # rows/../study.json is study.json: it was read as a bad row and set aside into rows/invalid
+    with pytest.raises(CircuitVAEError, match="run id must be a plain file name, got '../study'"):
+        store.read_row("../study")
+    with pytest.raises(CircuitVAEError, match="plain file name"):
+        store.take_lock("../x")
+    assert (tmp_path / "study.json").is_file() and store.invalid() == {}
+    assert not (tmp_path / "x.lock").exists()
+
+
+@pytest.mark.parametrize("row", [None, [1, 2], "vae__adult__1"])
+def test_a_row_that_is_no_mapping_is_refused(tmp_path, row):
+    with pytest.raises(CircuitVAEError, match="a result row must be a mapping, got"):
+        ResultStore(tmp_path).write_row(row)
+
+
+def test_non_finite_metrics_are_stored_as_null(tmp_path):
+    store = ResultStore(tmp_path)
+    store.write_row(_row("vae__adult__1", a=float("nan"), b=float("inf"), c=0.5))
+    assert store.read_row("vae__adult__1")["metrics"] == {"a": None, "b": None, "c": 0.5}
