@@ -15,6 +15,7 @@ the report says why.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,10 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
             raise CircuitVAEError(f"{out} has no study.json; name the study (--study NAME)")
         study = grid.name
     study = get_study(study)
+    foreign = grid is not None and grid.name != study.name
+    if foreign:
+        warnings.warn(f"{out} holds runs of study {grid.name!r}; judging them by the findings "
+                      f"of study {study.name!r}", stacklevel=2)
     store.export()
     allrows = store.frame()
     ok = allrows[allrows["status"] == "ok"].copy() if len(allrows) else allrows
@@ -266,6 +271,9 @@ def write_report(out: str | os.PathLike[str], *, study: Study | str | None = Non
         md += [f"Grid: {len(grid.architectures)} architectures x {len(grid.datasets)} datasets x "
                f"{len(grid.seeds)} seeds = {len(grid)} runs; profile `{grid.profile}`; "
                f"settings `{grid.settings_dict()}`.", ""]
+        if foreign:
+            md += [f"**Judged as study `{study.name}`**: this folder's study.json names study "
+                   f"`{grid.name}`, whose runs these are.", ""]
     md += ["Runs: " + ", ".join(f"{k} {v}" for k, v in counts.items()) + ".", ""]
 
     if not study.findings:  # an open question, not a reproduction: no verdict table

@@ -197,3 +197,15 @@ def test_the_correlations_section_shows_within_and_pooled_r():
     within, pooled = line.split(" | ")[3], line.split(" | ")[4]
     assert within.startswith("0.99") and pooled.startswith("-0.")
     assert "not computable: column missing" in md
+
+
+def test_a_report_judged_as_another_study_says_so(tmp_path, study):
+    grid = study.grid("quick", architectures=("vae",), datasets=("adult",), seeds=(42,))
+    run_study(study, grid, tmp_path, progress=False)
+    assert "Judged as study" not in write_report(tmp_path, figures=False).read_text()
+    other = dataclasses.replace(study, name="tabular_other")
+    with pytest.warns(UserWarning, match="holds runs of study 'tabular'; judging them by the "
+                                         "findings of study 'tabular_other'"):
+        md = write_report(tmp_path, study=other, figures=False).read_text()
+    assert "**Judged as study `tabular_other`**: this folder's study.json names study " \
+           "`tabular`" in md
