@@ -42,6 +42,7 @@ from filelock import FileLock, Timeout
 
 from ..protocol import CircuitVAEError
 from .grid import GridSpec
+from .grid import run_id as make_run_id
 
 STATUSES = ("ok", "failed", "skipped")
 
@@ -49,7 +50,8 @@ STATUSES = ("ok", "failed", "skipped")
 ID_COLUMNS: tuple[str, ...] = ("run_id", "study", "architecture", "dataset", "seed", "status")
 
 #: The row schema: the keys every row has and their types. Besides: ``run_id`` is the file's name
-#: (without ``.json``), holds no ``/`` and does not start with ``.``; ``seed`` is an int, not a
+#: (without ``.json``) and ``<architecture>__<dataset>__<seed>`` of its own fields, holds no ``/``
+#: and does not start with ``.``; ``seed`` is an int, not a
 #: bool; ``status`` is one of :data:`STATUSES`; a row with status ``ok`` has a non-empty
 #: ``metrics`` of numbers or nulls.
 #: Other keys (settings, config, timing, error...) are free.
@@ -79,6 +81,12 @@ def row_problems(row: Any, run_id: str | None = None) -> list[str]:
         problems.append(f"'run_id' must be a plain name, got {rid!r}")
     elif run_id is not None and isinstance(rid, str) and rid != run_id:
         problems.append(f"'run_id' {rid!r} does not match the file name {run_id!r}")
+    arch, dataset, seed = row.get("architecture"), row.get("dataset"), row.get("seed")
+    if (isinstance(rid, str) and isinstance(arch, str) and isinstance(dataset, str)
+            and isinstance(seed, int) and not isinstance(seed, bool)
+            and rid != make_run_id(arch, dataset, seed)):
+        problems.append(f"'run_id' {rid!r} does not match its architecture, dataset and seed "
+                        f"({make_run_id(arch, dataset, seed)!r})")
     if isinstance(row.get("status"), str) and row["status"] not in STATUSES:
         problems.append(f"'status' must be one of {STATUSES}, got {row['status']!r}")
     metrics = row.get("metrics")

@@ -97,6 +97,11 @@ BAD_FILES = {
     "ok_without_metrics": (b'{"status": "ok"}', "no 'run_id'"),
     "ok_with_empty_metrics": (json.dumps(_row("vae__adult__1")).encode(), "no metrics"),
     "wrong_run_id": (json.dumps(_row("vae__adult__2", mse=1.0)).encode(), "does not match"),
+    # a hand-edited architecture: the report would group the run under "zzz"
+    "fields_not_its_run_id": (json.dumps({**_row("vae__adult__1", mse=1.0),
+                                          "architecture": "zzz"}).encode(),
+                              "does not match its architecture, dataset and seed "
+                              "('zzz__adult__1')"),
 }
 
 
@@ -204,3 +209,12 @@ def test_non_finite_metrics_are_stored_as_null(tmp_path):
     store = ResultStore(tmp_path)
     store.write_row(_row("vae__adult__1", a=float("nan"), b=float("inf"), c=0.5))
     assert store.read_row("vae__adult__1")["metrics"] == {"a": None, "b": None, "c": 0.5}
+
+
+@pytest.mark.parametrize("field, value", [("architecture", "beta_vae"), ("dataset", "bank"),
+                                          ("seed", 7)])
+def test_a_row_whose_fields_are_not_its_run_id_is_refused(tmp_path, field, value):
+    store = ResultStore(tmp_path)
+    with pytest.raises(CircuitVAEError, match="does not match its architecture, dataset and "
+                                              "seed"):
+        store.write_row({**_row("vae__adult__1", mse=1.0), field: value})
