@@ -199,6 +199,8 @@ def run_study(
         raise CircuitVAEError(f"workers must be >= 1, got {workers}")
     if executor not in ("local", "ray"):
         raise CircuitVAEError(f"executor must be 'local' or 'ray', got {executor!r}")
+    if ray_address is not None and executor != "ray":
+        raise CircuitVAEError(f"ray_address={ray_address!r} is only used with executor='ray'")
     if not os.fspath(out):
         raise CircuitVAEError("out is empty; name the study folder (it is created)")
     if Path(out).exists() and not Path(out).is_dir():

@@ -150,6 +150,9 @@ def test_bad_arguments(tmp_path, study, image_study, tiny_grid):
         run_study(study, tiny_grid, tmp_path, workers=0)
     with pytest.raises(CircuitVAEError, match="executor"):
         run_study(study, tiny_grid, tmp_path, executor="slurm")
+    with pytest.raises(CircuitVAEError, match="ray_address='auto' is only used with "
+                                              "executor='ray'"):
+        run_study(study, tiny_grid, tmp_path, ray_address="auto")
     with pytest.raises(CircuitVAEError,
                        match="unknown study 'audio'; known studies: anomaly, beta_ablation"):
         run_study("audio", tiny_grid, tmp_path)
