@@ -143,8 +143,9 @@ def _adequacy(rows: pd.DataFrame) -> list[str]:
         body.append(line)
     md = ["Active latent dimensions have mean KL > 0.01 nats; a run with none is collapsed. "
           "The losses are each architecture's own objective, penalty and constants included "
-          "(an estimator that omits a constant normaliser can make it negative), so they "
-          "compare the seeds and datasets of one architecture, not architectures.", "",
+          "(an estimator that omits a constant normaliser can make it negative, and such a "
+          "constant may depend on the batch and dataset sizes), so they compare the seeds of "
+          "one architecture on one dataset, not architectures or datasets.", "",
           _table(header, body), ""]
     if "active_dims" in have:
         a = num["active_dims"].dropna()
