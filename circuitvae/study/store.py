@@ -75,18 +75,17 @@ def row_problems(row: Any, run_id: str | None = None) -> list[str]:
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             problems.append(f"{key!r} must be {kind.__name__}, got {value!r}")
     rid = row.get("run_id")
-    if isinstance(rid, str) and (not rid or rid.startswith(".")
-                                 or any(c in rid for c in "/\\\0")):
-        # a name starting with "." is a hidden file, skipped like the writers' temporaries
+    if isinstance(rid, str) and not _is_plain_name(rid):
         problems.append(f"'run_id' must be a plain name, got {rid!r}")
     elif run_id is not None and isinstance(rid, str) and rid != run_id:
         problems.append(f"'run_id' {rid!r} does not match the file name {run_id!r}")
     arch, dataset, seed = row.get("architecture"), row.get("dataset"), row.get("seed")
     if (isinstance(rid, str) and isinstance(arch, str) and isinstance(dataset, str)
-            and isinstance(seed, int) and not isinstance(seed, bool)
-            and rid != make_run_id(arch, dataset, seed)):
-        problems.append(f"'run_id' {rid!r} does not match its architecture, dataset and seed "
-                        f"({make_run_id(arch, dataset, seed)!r})")
+            and isinstance(seed, int) and not isinstance(seed, bool)):
+        expected = make_run_id(arch, dataset, seed)
+        if rid != expected:
+            problems.append(f"'run_id' {rid!r} does not match its architecture, dataset and "
+                            f"seed ({expected!r})")
     if isinstance(row.get("status"), str) and row["status"] not in STATUSES:
         problems.append(f"'status' must be one of {STATUSES}, got {row['status']!r}")
     metrics = row.get("metrics")
@@ -100,10 +99,17 @@ def row_problems(row: Any, run_id: str | None = None) -> list[str]:
     return problems
 
 
+def _is_plain_name(run_id: str) -> bool:
+    """Whether ``run_id`` names a visible file inside its folder: non-empty, no path separator
+    (``/`` or ``\\``), no NUL, and no leading ``.`` (a hidden file is skipped like the writers'
+    temporaries)."""
+    separators = any(c in run_id for c in "/\\\0")
+    return bool(run_id) and not run_id.startswith(".") and not separators
+
+
 def _check_run_id(run_id: Any) -> str:
-    """``run_id`` when it names a file inside its folder (no path separator, no NUL)."""
-    if (not isinstance(run_id, str) or not run_id
-            or any(c in run_id for c in ("/", "\0", os.altsep or "/"))):
+    """``run_id`` when it is a plain name (:func:`_is_plain_name`); else a clear error."""
+    if not isinstance(run_id, str) or not _is_plain_name(run_id):
         raise CircuitVAEError(f"run id must be a plain file name, got {run_id!r}")
     return run_id
 

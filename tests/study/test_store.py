@@ -218,3 +218,14 @@ def test_a_row_whose_fields_are_not_its_run_id_is_refused(tmp_path, field, value
     with pytest.raises(CircuitVAEError, match="does not match its architecture, dataset and "
                                               "seed"):
         store.write_row({**_row("vae__adult__1", mse=1.0), field: value})
+
+
+@pytest.mark.parametrize("rid", [".hidden", "a\\b", ""])
+def test_accessors_and_the_row_schema_share_one_plain_name_rule(tmp_path, rid):
+    store = ResultStore(tmp_path)
+    with pytest.raises(CircuitVAEError, match="run id must be a plain file name"):
+        store.row_path(rid)
+    with pytest.raises(CircuitVAEError, match="run id must be a plain file name"):
+        store.take_lock(rid)
+    assert any("must be a plain name" in p for p in row_problems({**_row("vae__adult__1"),
+                                                                   "run_id": rid}))
